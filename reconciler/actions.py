@@ -1,0 +1,204 @@
+"""What each planned action does: provider calls, then records and secrets, in a safe order.
+
+Each function raises a ``ReconcilerError`` with a message for a person when its change
+fails, after recording whatever did happen. The order inside a create is chosen so that a
+crash at any point can be recovered from: the pending record is written before the call;
+the secrets are sealed into the store before the state learns the ``subject_id``; the
+state is written before the user's secrets command runs (a failing command never loses
+the account).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from reconciler.applier import ApplyContext
+from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError
+from reconciler.model import (
+    Action,
+    Change,
+    RecordedSubAccount,
+    Status,
+    iso,
+    parse_sub_account_address,
+)
+from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
+
+_REFUSED_NAME = 2013
+
+
+def execute(change: Change, context: ApplyContext) -> str:
+    """Carry out one change; returns a short note for the receipt."""
+    handlers = {
+        Action.CREATE: _create,
+        Action.UPDATE: _update,
+        Action.ROTATE: _rotate,
+        Action.DELETE: _delete,
+    }
+    return handlers[change.action](change, context)
+
+
+def _create(change: Change, context: ApplyContext) -> str:
+    account = context.desired.sub_accounts().get(change.address)
+    if account is None:
+        raise PlanError(f"{change.address} is not in the config any more; plan again")
+    group = context.desired.minimax[account.alias]
+    prior = context.recorder.recorded(change.address)
+    was_pending = prior is not None and prior.pending
+    pending = RecordedSubAccount(
+        alias=account.alias,
+        name=account.name,
+        group_id=group.group_id,
+        subject_id=None,
+        token_generation=account.token_generation,
+        prevent_destroy=account.prevent_destroy,
+        pending=True,
+        created_at=prior.created_at if prior else None,
+    )
+    context.recorder.record(pending)
+    provider = context.providers.minimax(account.alias)
+    try:
+        created = provider.create(account.name)
+    except ProviderError as exc:
+        raise _create_failed(change.address, exc, was_pending, context) from None
+    issued = context.now()
+    secrets = {
+        "token": created.token,
+        **({"password": created.password} if created.password else {}),
+    }
+    context.recorder.keep_secrets(change.address, secrets, iso(issued))
+    record = dataclasses.replace(
+        pending,
+        subject_id=created.subject_id,
+        pending=False,
+        token_issued_at=issued,
+        token_fingerprint=fingerprint(created.token),
+        created_at=issued,
+    )
+    context.recorder.record(record)
+    note = f"subject_id {created.subject_id}"
+    if account.status is Status.DISABLED:
+        try:
+            provider.set_status(created.subject_id, Status.DISABLED)
+        except ProviderError as exc:
+            raise ReconcilerError(
+                f"created ({note}), but disabling it failed: {exc}; the next plan shows the update"
+            ) from None
+        context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
+        note += ", disabled"
+    secret = NewSecret(
+        change.address,
+        created.account,
+        created.subject_id,
+        created.token,
+        iso(issued),
+        created.password or None,
+    )
+    _hand_to_command(secret, context, f"created ({note})")
+    return note
+
+
+def _create_failed(
+    address: str, exc: ProviderError, was_pending: bool, context: ApplyContext
+) -> ReconcilerError:
+    """Keep or drop the pending record, and say what the user can do."""
+    refused = exc.code is not None and not exc.retryable
+    if refused and (was_pending or exc.answer_lost) and exc.code == _REFUSED_NAME:
+        return ReconcilerError(
+            f"{exc}\n    An earlier create of this account was sent but its answer was lost, and MiniMax "
+            "now refuses the name: the account most likely exists, without its subject_id and secrets. "
+            f"Find its id in the MiniMax console, run `reconciler import '{address}' SUBJECT_ID`, then "
+            "raise its token_generation to issue a token you can keep."
+        )
+    if exc.answer_lost or was_pending:
+        return ReconcilerError(
+            f"{exc}\n    The answer was lost: the account may exist. It stays recorded as pending, and "
+            "the next apply sends the create again (MiniMax refuses a duplicate name, so no twin can arise)."
+        )
+    context.recorder.forget(address)
+    hint = ""
+    if exc.code == _REFUSED_NAME:
+        hint = (
+            "\n    If an account with this name already exists in MiniMax, adopt it with "
+            f"`reconciler import '{address}' SUBJECT_ID`."
+        )
+    return ReconcilerError(f"{exc}{hint}")
+
+
+def _update(change: Change, context: ApplyContext) -> str:
+    record = _recorded(change, context)
+    after = change.after or {}
+    if "status" in after and record.subject_id:
+        status = Status(after["status"])
+        context.providers.minimax(record.alias).set_status(record.subject_id, status)
+        record = dataclasses.replace(record, status=status)
+    if "prevent_destroy" in after:
+        record = dataclasses.replace(record, prevent_destroy=bool(after["prevent_destroy"]))
+    context.recorder.record(record)
+    return ", ".join(f"{k} {v}" for k, v in after.items())
+
+
+def _rotate(change: Change, context: ApplyContext) -> str:
+    record = _recorded(change, context)
+    if not record.subject_id:
+        raise PlanError(f"{change.address} has no subject_id in state; import it first")
+    try:
+        token = context.providers.minimax(record.alias).rotate_token(record.subject_id)
+    except ProviderError as exc:
+        if exc.answer_lost:
+            raise ReconcilerError(
+                f"{exc}\n    The new token's answer was lost; the old token may no longer work. "
+                "Run apply again to issue another one."
+            ) from None
+        raise
+    issued = context.now()
+    context.recorder.keep_secrets(change.address, {"token": token}, iso(issued))
+    generation = int((change.after or {}).get("token_generation", record.token_generation))
+    context.recorder.record(
+        dataclasses.replace(
+            record,
+            token_generation=generation,
+            token_issued_at=issued,
+            token_fingerprint=fingerprint(token),
+        )
+    )
+    alias_name = parse_sub_account_address(change.address)
+    account = f"{alias_name[1]}@{record.group_id}" if alias_name else change.address
+    _hand_to_command(
+        NewSecret(change.address, account, record.subject_id, token, iso(issued)),
+        context,
+        "rotated",
+    )
+    return f"generation {generation}"
+
+
+def _delete(change: Change, context: ApplyContext) -> str:
+    record = context.recorder.recorded(change.address)
+    if record is None:
+        return "already gone from state"
+    if record.subject_id:
+        context.providers.minimax(record.alias).delete(record.subject_id)
+    context.recorder.forget(change.address)
+    return f"subject_id {record.subject_id}" if record.subject_id else "forgotten (was pending)"
+
+
+def _recorded(change: Change, context: ApplyContext) -> RecordedSubAccount:
+    record = context.recorder.recorded(change.address)
+    if record is None:
+        raise PlanError(f"{change.address} is no longer in state; plan again")
+    return record
+
+
+def _hand_to_command(secret: NewSecret, context: ApplyContext, done: str) -> None:
+    if not context.secrets_command:
+        return
+    try:
+        run_secrets_command(context.secrets_command, secret)
+    except SecretsError as exc:
+        kept = context.recorder.store is not None
+        where = (
+            f"the secret is kept in the encrypted store (`reconciler secrets show '{secret.address}'`)"
+            if kept
+            else "there is no encryption key, so the token is lost: raise token_generation to issue a new one"
+        )
+        raise ReconcilerError(f"{done}, but {exc}; {where}") from None

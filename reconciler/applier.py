@@ -1,0 +1,193 @@
+"""The applier: executes a plan, the only stage that changes the outside world.
+
+Changes to one address run in order (update before rotate); addresses run in parallel,
+at most ``parallelism`` at once, creates/updates/rotates before any delete. The state is
+written after every single change (``Recorder``), so a crash loses at most the change in
+flight, and a create is recorded as *pending* before its call. One failed change does
+not stop the independent ones; the ``Receipt`` lists what succeeded, failed or was
+skipped. What each action does is in ``actions``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reconciler.errors import ReconcilerError, SecretsError
+from reconciler.model import Action, Change, Desired, Plan, RecordedSubAccount
+from reconciler.providers.minimax import MinimaxProvider
+from reconciler.secrets import SecretStore
+from reconciler.state import LocalBackend, StateDocument
+
+SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    address: str
+    action: Action
+    result: str
+    message: str = ""
+
+
+@dataclass
+class Receipt:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def ok(self) -> bool:
+        return self.count(FAILED) == 0 and self.count(SKIPPED) == 0
+
+
+class Recorder:
+    """Serialises state and secrets writes from parallel changes; writes after each one."""
+
+    def __init__(
+        self, backend: LocalBackend, state: StateDocument, store: SecretStore | None
+    ) -> None:
+        self.backend = backend
+        self.state = state
+        self.store = store
+        self._lock = threading.Lock()
+
+    def record(self, record: RecordedSubAccount) -> None:
+        with self._lock:
+            self.state.put(record)
+            self.backend.write(self.state)
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            self.state.remove(address)
+            self.backend.write(self.state)
+            if self.store is not None and self.store.has(address):
+                self.store.remove(address)
+                self.store.save()
+
+    def recorded(self, address: str) -> RecordedSubAccount | None:
+        with self._lock:
+            data = self.state.resources.get(address)
+        return RecordedSubAccount.from_dict(data) if data else None
+
+    def keep_secrets(self, address: str, fields: dict[str, str], issued_at: str) -> None:
+        if self.store is None:
+            return
+        with self._lock:
+            for name, value in fields.items():
+                self.store.put(address, name, value, issued_at)
+            self.store.save()
+
+
+class ProviderPool:
+    """One provider client per MiniMax group, made on first use, closed at the end."""
+
+    def __init__(self, desired: Desired, credentials: dict[str, str]) -> None:
+        self._desired = desired
+        self._credentials = credentials
+        self._clients: dict[str, MinimaxProvider] = {}
+        self._lock = threading.Lock()
+
+    def minimax(self, alias: str) -> MinimaxProvider:
+        with self._lock:
+            if alias not in self._clients:
+                group = self._desired.minimax[alias]
+                self._clients[alias] = MinimaxProvider(
+                    base_url=group.base_url,
+                    group_id=group.group_id,
+                    api_key=self._credentials[group.api_key_env],
+                    api_key_env=group.api_key_env,
+                )
+            return self._clients[alias]
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+@dataclass
+class ApplyContext:
+    """Everything the actions need; built by the CLI, injected for tests."""
+
+    desired: Desired
+    recorder: Recorder
+    providers: ProviderPool
+    secrets_command: str | None
+    now: Callable[[], datetime]
+    report: Callable[[str], None]
+
+
+def check_secrets_ready(
+    plan: Plan, store: SecretStore | None, command: str | None, key_env: str
+) -> None:
+    """Refuse, before any provider call, a plan that would produce secrets with nowhere to go."""
+    produces = any(c.action in (Action.CREATE, Action.ROTATE) for c in plan.changes)
+    if produces and store is None and not command:
+        raise SecretsError(
+            f"this plan creates passwords and tokens, but there is nowhere to keep them: set {key_env} "
+            "(make a key with `reconciler secrets keygen`) or configure secrets.command. Nothing was changed."
+        )
+
+
+def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Receipt:
+    """Execute every change of ``plan``; never raises for a single failed change."""
+    from reconciler.actions import execute  # the actions import the applier's types
+
+    by_address: dict[str, list[Change]] = {}
+    for change in plan.changes:
+        by_address.setdefault(change.address, []).append(change)
+    phases = [
+        [group for group in by_address.values() if group[0].action is not Action.DELETE],
+        [group for group in by_address.values() if group[0].action is Action.DELETE],
+    ]
+    receipt = Receipt()
+    results_lock = threading.Lock()
+
+    def run(group: list[Change]) -> None:
+        outcomes: list[Outcome] = []
+        for index, change in enumerate(group):
+            started = time.monotonic()
+            context.report(f"{change.address}: {change.action.value} ...")
+            try:
+                message = execute(change, context)
+                outcome = Outcome(change.address, change.action, SUCCEEDED, message)
+            except ReconcilerError as exc:
+                outcome = Outcome(change.address, change.action, FAILED, str(exc))
+            except Exception as exc:  # a bug must not lose the other changes' records
+                outcome = Outcome(change.address, change.action, FAILED, f"internal error: {exc!r}")
+            context.report(_progress(outcome, time.monotonic() - started))
+            outcomes.append(outcome)
+            if outcome.result == FAILED:
+                outcomes.extend(
+                    Outcome(
+                        c.address,
+                        c.action,
+                        SKIPPED,
+                        f"skipped: the {change.action.value} before it failed",
+                    )
+                    for c in group[index + 1 :]
+                )
+                break
+        with results_lock:
+            receipt.outcomes.extend(outcomes)
+
+    for phase in phases:
+        if not phase:
+            continue
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            list(pool.map(run, phase))
+    order = {c.address: i for i, c in enumerate(plan.changes)}
+    receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
+    return receipt
+
+
+def _progress(outcome: Outcome, seconds: float) -> str:
+    if outcome.result == SUCCEEDED:
+        detail = f" ({outcome.message})" if outcome.message else ""
+        return f"{outcome.address}: {outcome.action.value} done after {seconds:.1f}s{detail}"
+    return f"{outcome.address}: {outcome.action.value} FAILED after {seconds:.1f}s"

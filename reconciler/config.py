@@ -1,0 +1,263 @@
+"""Config loading: YAML files -> one validated ``Desired``, or every reason it is not.
+
+First stage of the flow. Expands ``-c`` paths (a directory means its ``*.yaml``/``*.yml``,
+sorted), reads each file strictly (``yamlsource``), merges them keeping each value's
+``file:line`` (a group may be declared in one file and its sub-accounts listed in
+several; the same setting twice is an error naming both places), validates against the
+JSON Schema, applies the rules a schema cannot express (duplicate names), and builds the
+model. Credentials are looked up separately (``required_env``) because ``validate``
+needs none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path as FsPath
+from typing import Any
+
+from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
+from reconciler.model import (
+    Budget,
+    CreditCheck,
+    Desired,
+    DesiredSubAccount,
+    MinimaxGroup,
+    SecretsSettings,
+    StateSettings,
+    Status,
+    UseapiAccount,
+    XaiTeam,
+)
+from reconciler.schema import schema_issues
+from reconciler.yamlsource import Location, Locations, Path, YamlError, format_path, load_yaml
+
+DEFAULT_CONFIG = "reconciler.yaml"
+
+
+def config_files(paths: Sequence[str]) -> list[str]:
+    """The YAML files that ``-c`` arguments name, in order; default ``reconciler.yaml``."""
+    if not paths:
+        if not FsPath(DEFAULT_CONFIG).is_file():
+            raise ConfigError(
+                [ConfigIssue(DEFAULT_CONFIG, None, "", "no config file here; pass -c PATH")]
+            )
+        return [DEFAULT_CONFIG]
+    files: list[str] = []
+    issues: list[ConfigIssue] = []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+            )
+            if not found:
+                issues.append(ConfigIssue(raw, None, "", "directory holds no *.yaml or *.yml file"))
+            files.extend(str(p) for p in found)
+        elif path.is_file():
+            files.append(raw)
+        else:
+            issues.append(ConfigIssue(raw, None, "", "no such file or directory"))
+    if issues:
+        raise ConfigError(issues)
+    return list(dict.fromkeys(files))
+
+
+def load_config(paths: Sequence[str]) -> Desired:
+    """Read, merge and validate the config; raise ``ConfigError`` with every reason."""
+    files = config_files(paths)
+    merged: dict[str, Any] = {}
+    locations: Locations = {}
+    issues: list[ConfigIssue] = []
+    for file in files:
+        try:
+            text = FsPath(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            issues.append(ConfigIssue(file, None, "", f"cannot read: {exc}"))
+            continue
+        try:
+            document = load_yaml(file, text)
+        except YamlError as exc:
+            issues.extend(exc.issues)
+            continue
+        issues.extend(document.issues)
+        if "version" not in document.data:
+            issues.append(
+                ConfigIssue(
+                    file, 1, "version", "required key 'version' is missing (write 'version: 1')"
+                )
+            )
+        _Merger(merged, locations, document.locations, issues).mapping(document.data, (), ())
+    if not merged:
+        raise ConfigError(issues)
+    issues.extend(schema_issues(merged, locations, files[0]))
+    issues.extend(_duplicate_names(merged, locations))
+    if issues:
+        raise ConfigError(issues)
+    return _build(merged, files)
+
+
+class _Merger:
+    """Merges one file into the accumulated document, carrying locations along."""
+
+    def __init__(
+        self,
+        merged: dict[str, Any],
+        merged_locations: Locations,
+        file_locations: Locations,
+        issues: list[ConfigIssue],
+    ) -> None:
+        self.merged = merged
+        self.merged_locations = merged_locations
+        self.file_locations = file_locations
+        self.issues = issues
+
+    def mapping(self, source: dict[str, Any], src: Path, dst: Path) -> None:
+        target = self._at(dst)
+        for key, value in source.items():
+            s, d = (*src, key), (*dst, key)
+            if key not in target:
+                target[key] = self._copy(value, s, d)
+            elif isinstance(target[key], dict) and isinstance(value, dict):
+                self.mapping(value, s, d)
+            elif isinstance(target[key], list) and isinstance(value, list):
+                start = len(target[key])
+                target[key].extend(
+                    self._copy(item, (*s, i), (*d, start + i)) for i, item in enumerate(value)
+                )
+            elif d == ("version",) and target[key] == value:
+                continue
+            else:
+                here, first = self.file_locations[s], self.merged_locations[d]
+                self.issues.append(
+                    ConfigIssue(
+                        here.file, here.line, format_path(d), f"declared twice (first at {first})"
+                    )
+                )
+
+    def _at(self, path: Path) -> dict[str, Any]:
+        node: Any = self.merged
+        for part in path:
+            node = node[part]
+        return node  # type: ignore[no-any-return]
+
+    def _copy(self, value: Any, src: Path, dst: Path) -> Any:
+        self.merged_locations[dst] = self.file_locations[src]
+        if isinstance(value, dict):
+            return {k: self._copy(v, (*src, k), (*dst, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._copy(v, (*src, i), (*dst, i)) for i, v in enumerate(value)]
+        return value
+
+
+def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[ConfigIssue]:
+    issues = []
+    for alias, group in merged.get("minimax", {}).items():
+        first: dict[str, Location] = {}
+        for i, account in enumerate(group.get("sub_accounts", [])):
+            name = account.get("name")
+            path = ("minimax", alias, "sub_accounts", i, "name")
+            here = locations[path]
+            if name in first:
+                message = (
+                    f"duplicate sub-account name {name!r} in group {alias} (first at {first[name]})"
+                )
+                issues.append(ConfigIssue(here.file, here.line, format_path(path), message))
+            else:
+                first[name] = here
+    return issues
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d`` or ``12h`` (validated by the schema) as a timedelta."""
+    amount = int(text[:-1])
+    return timedelta(days=amount) if text.endswith("d") else timedelta(hours=amount)
+
+
+def _build(doc: dict[str, Any], files: list[str]) -> Desired:
+    state = doc.get("state", {})
+    secrets = doc.get("secrets", {})
+    defaults_state, defaults_secrets = StateSettings(), SecretsSettings()
+    return Desired(
+        files=tuple(files),
+        digest=config_digest(doc),
+        state=StateSettings(
+            state.get("backend", defaults_state.backend), state.get("path", defaults_state.path)
+        ),
+        secrets=SecretsSettings(
+            secrets.get("key_env", defaults_secrets.key_env), secrets.get("command")
+        ),
+        minimax={alias: _minimax_group(alias, g) for alias, g in doc.get("minimax", {}).items()},
+        xai={alias: _xai_team(alias, t) for alias, t in doc.get("xai", {}).items()},
+        useapi={alias: _useapi(alias, u) for alias, u in doc.get("useapi", {}).items()},
+    )
+
+
+def _minimax_group(alias: str, group: dict[str, Any]) -> MinimaxGroup:
+    accounts = tuple(_sub_account(alias, a) for a in group.get("sub_accounts", []))
+    extra = {"base_url": group["base_url"].rstrip("/")} if "base_url" in group else {}
+    return MinimaxGroup(
+        alias, group["group_id"], group["api_key_env"], sub_accounts=accounts, **extra
+    )
+
+
+def _sub_account(alias: str, account: dict[str, Any]) -> DesiredSubAccount:
+    rotate = account.get("rotate_every")
+    budget = account.get("budget")
+    return DesiredSubAccount(
+        alias=alias,
+        name=account["name"],
+        status=Status(account.get("status", "enabled")),
+        token_generation=account.get("token_generation", 0),
+        rotate_every=parse_duration(rotate) if rotate else None,
+        rotate_every_text=rotate,
+        prevent_destroy=account.get("prevent_destroy", False),
+        budget=Budget(Decimal(str(budget["monthly_cash"])), budget.get("on_exceed", "disable"))
+        if budget
+        else None,
+    )
+
+
+def _xai_team(alias: str, team: dict[str, Any]) -> XaiTeam:
+    limit = team.get("spending_limit")
+    extra = {"base_url": team["base_url"].rstrip("/")} if "base_url" in team else {}
+    monthly = Decimal(str(limit["monthly_usd"])) if limit else None
+    return XaiTeam(alias, team["team_id"], team["management_key_env"], monthly_usd=monthly, **extra)
+
+
+def _useapi(alias: str, account: dict[str, Any]) -> UseapiAccount:
+    checks = tuple(
+        CreditCheck(c.get("account"), Decimal(str(c["min_credits"])))
+        for c in account.get("checks", [])
+    )
+    extra = {"base_url": account["base_url"].rstrip("/")} if "base_url" in account else {}
+    return UseapiAccount(alias, account["token_env"], checks=checks, **extra)
+
+
+def config_digest(doc: dict[str, Any]) -> str:
+    """SHA-256 of the merged config's canonical JSON: a saved plan pins the config by it."""
+    canonical = json.dumps(
+        doc, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def required_env(desired: Desired) -> list[str]:
+    """Env variable names the reconciled providers need (MiniMax API keys), deduplicated."""
+    return list(dict.fromkeys(g.api_key_env for g in desired.minimax.values()))
+
+
+def resolve_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Values of ``names``; raises naming every unset or empty one, before any provider call."""
+    missing = [name for name in names if not environ.get(name, "").strip()]
+    if missing:
+        listed = ", ".join(missing)
+        raise CredentialsError(
+            f"environment variable{'s' if len(missing) > 1 else ''} {listed} "
+            f"{'are' if len(missing) > 1 else 'is'} unset or empty; the config needs "
+            f"{'them' if len(missing) > 1 else 'it'} (export {missing[0]}=...)"
+        )
+    return {name: environ[name].strip() for name in names}

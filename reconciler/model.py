@@ -1,0 +1,261 @@
+"""The data that flows between stages: desired config, recorded resources, changes, plans.
+
+Small frozen dataclasses and nothing else: no I/O, no provider knowledge. ``config``
+produces ``Desired``, the state backend yields ``RecordedSubAccount`` values, the planner
+turns both into a ``Plan`` of ``Change`` values, the renderer and applier consume it.
+Addresses (``minimax.cn-main.sub_account["ci-bot"]``) are built and parsed only here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_STATE_PATH = "state/reconciler.json"
+DEFAULT_KEY_ENV = "RECONCILER_SECRET_KEY"
+DEFAULT_MINIMAX_URL = "https://api.minimax.chat"
+DEFAULT_XAI_URL = "https://management-api.x.ai"
+DEFAULT_USEAPI_URL = "https://api.useapi.net"
+
+_SUB_ACCOUNT_ADDRESS = re.compile(r'^minimax\.([a-z0-9][a-z0-9_-]*)\.sub_account\[(".*")\]$')
+
+
+def sub_account_address(alias: str, name: str) -> str:
+    """The stable address of a MiniMax sub-account; the name is JSON-quoted."""
+    return f"minimax.{alias}.sub_account[{json.dumps(name, ensure_ascii=False)}]"
+
+
+def parse_sub_account_address(address: str) -> tuple[str, str] | None:
+    """``(alias, name)`` of a sub-account address, or None when it is not one."""
+    match = _SUB_ACCOUNT_ADDRESS.match(address)
+    if not match:
+        return None
+    try:
+        name = json.loads(match.group(2))
+    except json.JSONDecodeError:
+        return None
+    return (match.group(1), name) if isinstance(name, str) else None
+
+
+class Status(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    ROTATE = "rotate"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Budget:
+    monthly_cash: Decimal
+    on_exceed: str = "disable"
+
+
+@dataclass(frozen=True)
+class DesiredSubAccount:
+    """One ``sub_accounts`` entry as the user wants it."""
+
+    alias: str
+    name: str
+    status: Status = Status.ENABLED
+    token_generation: int = 0
+    rotate_every: timedelta | None = None
+    rotate_every_text: str | None = None
+    prevent_destroy: bool = False
+    budget: Budget | None = None
+
+    @property
+    def address(self) -> str:
+        return sub_account_address(self.alias, self.name)
+
+
+@dataclass(frozen=True)
+class MinimaxGroup:
+    alias: str
+    group_id: str
+    api_key_env: str
+    base_url: str = DEFAULT_MINIMAX_URL
+    sub_accounts: tuple[DesiredSubAccount, ...] = ()
+
+
+@dataclass(frozen=True)
+class XaiTeam:
+    alias: str
+    team_id: str
+    management_key_env: str
+    base_url: str = DEFAULT_XAI_URL
+    monthly_usd: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class CreditCheck:
+    account: str | None
+    min_credits: Decimal
+
+
+@dataclass(frozen=True)
+class UseapiAccount:
+    alias: str
+    token_env: str
+    base_url: str = DEFAULT_USEAPI_URL
+    checks: tuple[CreditCheck, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateSettings:
+    backend: str = "local"
+    path: str = DEFAULT_STATE_PATH
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    key_env: str = DEFAULT_KEY_ENV
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The whole merged config: what the user wants, plus where it came from."""
+
+    files: tuple[str, ...] = ()
+    digest: str = ""
+    state: StateSettings = field(default_factory=StateSettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    minimax: dict[str, MinimaxGroup] = field(default_factory=dict)
+    xai: dict[str, XaiTeam] = field(default_factory=dict)
+    useapi: dict[str, UseapiAccount] = field(default_factory=dict)
+
+    def sub_accounts(self) -> dict[str, DesiredSubAccount]:
+        """Every desired sub-account by address (computed once: the applier asks per change)."""
+        cached: dict[str, DesiredSubAccount] | None = self.__dict__.get("_by_address")
+        if cached is None:
+            cached = {sa.address: sa for g in self.minimax.values() for sa in g.sub_accounts}
+            object.__setattr__(self, "_by_address", cached)
+        return cached
+
+
+@dataclass(frozen=True)
+class RecordedSubAccount:
+    """A sub-account as the state records it. Never holds a secret, only fingerprints.
+
+    ``pending`` marks a create that was sent but whose answer was not (yet) seen: the
+    account may exist without us knowing its ``subject_id``.
+    """
+
+    alias: str
+    name: str
+    group_id: str
+    subject_id: str | None
+    status: Status | None = Status.ENABLED  # None: unknown (imported; MiniMax cannot be read)
+    token_generation: int = 0
+    token_issued_at: datetime | None = None
+    token_fingerprint: str | None = None
+    prevent_destroy: bool = False
+    pending: bool = False
+    created_at: datetime | None = None
+
+    @property
+    def address(self) -> str:
+        return sub_account_address(self.alias, self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "minimax_sub_account",
+            "alias": self.alias,
+            "name": self.name,
+            "group_id": self.group_id,
+            "subject_id": self.subject_id,
+            "status": self.status.value if self.status else None,
+            "token_generation": self.token_generation,
+            "token_issued_at": _iso(self.token_issued_at),
+            "token_fingerprint": self.token_fingerprint,
+            "prevent_destroy": self.prevent_destroy,
+            "pending": self.pending,
+            "created_at": _iso(self.created_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordedSubAccount:
+        return cls(
+            alias=data["alias"],
+            name=data["name"],
+            group_id=data["group_id"],
+            subject_id=data.get("subject_id"),
+            status=Status(data["status"]) if data.get("status") else None,
+            token_generation=int(data.get("token_generation", 0)),
+            token_issued_at=_parse_iso(data.get("token_issued_at")),
+            token_fingerprint=data.get("token_fingerprint"),
+            prevent_destroy=bool(data.get("prevent_destroy", False)),
+            pending=bool(data.get("pending", False)),
+            created_at=_parse_iso(data.get("created_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One action on one address. ``reason`` is for people; it never drives apply."""
+
+    address: str
+    action: Action
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "action": self.action.value,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            data["address"], Action(data["action"]), data["before"], data["after"], data["reason"]
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Inert result of planning: sorted changes, warnings, and what it was computed from."""
+
+    changes: tuple[Change, ...] = ()
+    warnings: tuple[str, ...] = ()
+    lineage: str | None = None
+    serial: int = 0
+    config_digest: str = ""
+    created_at: str = ""
+
+    def summary(self) -> dict[str, int]:
+        counts = {action.value: 0 for action in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+def iso(moment: datetime) -> str:
+    """UTC timestamp as written in state and plans (``2026-08-01T09:30:00Z``)."""
+    return _iso(moment) or ""

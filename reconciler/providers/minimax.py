@@ -1,0 +1,196 @@
+"""MiniMax open-platform client: sub-accounts (create, delete, status, token) and bills.
+
+A thin map of the API onto Python calls; it knows URLs, auth, JSON shapes and error
+codes, nothing about plans. MiniMax reports most errors as HTTP 200 with a non-zero
+``base_resp.status_code``; both that and the HTTP status are checked, and every error
+shows the code, ``status_msg`` and the ``Trace-Id`` support asks for. Answers are never
+logged or echoed: create and rotate answers carry the only copy of a password and token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from reconciler.errors import ProviderError
+from reconciler.model import Status
+from reconciler.providers.http import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    http_status_error,
+    new_client,
+    parse_json,
+    send,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+RETRYABLE_CODES = {1000, 1001, 1002, 1024, 1033, 1039, 2045}
+AUTH_CODE = 1004
+STATUS_CODES = {Status.ENABLED: 0, Status.DISABLED: 2}
+
+
+@dataclass(frozen=True)
+class CreatedSubAccount:
+    subject_id: str
+    account: str
+    password: str
+    token: str
+
+
+class MinimaxProvider:
+    """Calls for one group (``GroupId``) with one API key."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        group_id: str,
+        api_key: str,
+        api_key_env: str,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.group_id = group_id
+        self.api_key_env = api_key_env
+        self._api_key = api_key
+        self._policy = policy
+        self._client = client or new_client(base_url, policy)
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._client.close()
+
+    def create(self, name: str) -> CreatedSubAccount:
+        answer = self._call(
+            "POST", "/v1/sub_account", f"create sub-account {name!r}", json={"account_name": name}
+        )
+        try:
+            return CreatedSubAccount(
+                subject_id=str(answer["subject_id"]),
+                account=str(answer.get("account") or f"{name}@{self.group_id}"),
+                password=str(answer.get("password") or ""),
+                token=str(answer["token"]),
+            )
+        except (KeyError, TypeError):
+            raise ProviderError(
+                f"MiniMax create sub-account {name!r}: success without subject_id or token in the answer",
+                answer_lost=True,
+            ) from None
+
+    def delete(self, subject_id: str) -> None:
+        self._call("DELETE", f"/v1/sub_account/{subject_id}", f"delete sub-account {subject_id}")
+
+    def set_status(self, subject_id: str, status: Status) -> None:
+        self._call(
+            "PUT",
+            f"/v1/sub_account/{subject_id}/status",
+            f"set status of sub-account {subject_id} to {status.value}",
+            json={"status": STATUS_CODES[status]},
+        )
+
+    def rotate_token(self, subject_id: str) -> str:
+        answer = self._call(
+            "PUT", f"/v1/sub_account/{subject_id}/token", f"new token for sub-account {subject_id}"
+        )
+        token = answer.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProviderError(
+                f"MiniMax new token for sub-account {subject_id}: no token in the answer"
+            )
+        return token
+
+    def bills(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Bill rows between two dates (inclusive); also a cheap check of the credentials."""
+        answer = self._call(
+            "GET",
+            "/v1/batch_query_bill",
+            f"read bills {start:%Y-%m-%d}..{end:%Y-%m-%d}",
+            params={"start_date": f"{start:%Y%m%d}", "end_date": f"{end:%Y%m%d}"},
+        )
+        rows = answer.get("bill_list") or []
+        if not isinstance(rows, list):
+            raise ProviderError("MiniMax bills: bill_list is not a list")
+        return [row for row in rows if isinstance(row, dict)]
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        describe: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        what = f"MiniMax {describe} (group {self.group_id})"
+        query = {"GroupId": self.group_id, **(params or {})}
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+
+        def request() -> httpx.Response:
+            return self._client.request(method, path, params=query, json=json, headers=headers)
+
+        def interpret(response: httpx.Response) -> dict[str, Any]:
+            return self._interpret(response, what)
+
+        extra = {"sleep": self._sleep} if self._sleep else {}
+        return send(self._client, request, interpret, what, self._policy, **extra)
+
+    def _interpret(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        trace_id = response.headers.get("Trace-Id")
+        if not response.is_success:
+            body = _safe_json(response)
+            code, message = _base_resp(body)
+            detail = f"code {code}: {message}" if code is not None else ""
+            if response.status_code in (401, 403) or code == AUTH_CODE:
+                raise self._auth_error(what, code or response.status_code, message, trace_id)
+            raise http_status_error(response, what, detail)
+        answer = parse_json(response, what)
+        if not isinstance(answer, dict):
+            raise ProviderError(f"{what}: the answer is not a JSON object", trace_id=trace_id)
+        code, message = _base_resp(answer)
+        if code in (None, 0):
+            return answer
+        if code == AUTH_CODE:
+            raise self._auth_error(what, code, message, trace_id)
+        raise ProviderError(
+            f"{what}: code {code}: {message}",
+            code=code,
+            trace_id=trace_id,
+            retryable=code in RETRYABLE_CODES,
+        )
+
+    def _auth_error(
+        self, what: str, code: int, message: str, trace_id: str | None
+    ) -> ProviderError:
+        return ProviderError(
+            f"{what}: authorization failed (code {code}: {message}); check the key in "
+            f"{self.api_key_env}, that it belongs to group {self.group_id}, and that base_url "
+            f"{self.base_url} is the key's region",
+            code=code,
+            trace_id=trace_id,
+        )
+
+
+def _safe_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _base_resp(answer: Any) -> tuple[int | None, str]:
+    base = answer.get("base_resp") if isinstance(answer, dict) else None
+    if not isinstance(base, dict):
+        return None, ""
+    code = base.get("status_code")
+    message = str(base.get("status_msg") or "")[:300]
+    return (
+        int(code)
+        if isinstance(code, int | float | str) and str(code).lstrip("-").isdigit()
+        else None
+    ), message

@@ -1,0 +1,138 @@
+"""Plan -> text (terminal), markdown (pull-request comment) or JSON (machines).
+
+Output classes are separate from the plan, as in octoDNS: the plan is inert data and each
+renderer only reads it. The text form reads like Terraform's; every change shows its
+address, action, the attributes that change and why. Nothing here can leak a secret: the
+plan holds none, by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.model import Action, Change, Plan
+
+FORMAT_VERSION = 1
+
+_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ROTATE: "~", Action.DELETE: "-"}
+_VERB = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in place",
+    Action.ROTATE: "will get a new API token",
+    Action.DELETE: "will be deleted",
+}
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.summary()
+    return (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['rotate']} to rotate, {counts['delete']} to delete."
+    )
+
+
+def render_text(plan: Plan) -> str:
+    lines: list[str] = [f"Warning: {w}" for w in plan.warnings]
+    if lines:
+        lines.append("")
+    if not plan.changes:
+        lines.append("No changes. The providers match the configuration.")
+        return "\n".join(lines) + "\n"
+    lines.append("reconciler will perform the following actions:")
+    lines.append("")
+    for change in plan.changes:
+        lines.extend(_text_change(change))
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def _text_change(change: Change) -> list[str]:
+    symbol = _SYMBOL[change.action]
+    out = [f"  # {change.address} {_VERB[change.action]}", f"  # ({change.reason})"]
+    attributes = _attribute_rows(change)
+    width = max((len(key) for key, _ in attributes), default=0)
+    out.append(f"  {symbol} sub_account {{")
+    for key, value in attributes:
+        out.append(f"      {symbol} {key.ljust(width)} = {value}")
+    out.append("    }")
+    return out
+
+
+def _attribute_rows(change: Change) -> list[tuple[str, str]]:
+    before, after = change.before or {}, change.after or {}
+    if change.action is Action.CREATE:
+        return [(k, _value(v)) for k, v in after.items()]
+    if change.action is Action.DELETE:
+        return [(k, _value(v)) for k, v in before.items()]
+    if change.action is Action.ROTATE:
+        rows = [("token", "(sensitive value) -> (known after apply)")]
+        rows.append(
+            (
+                "token_generation",
+                f"{before.get('token_generation')} -> {after.get('token_generation')}",
+            )
+        )
+        return rows
+    return [(k, f"{_value(before.get(k))} -> {_value(after.get(k))}") for k in after]
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def render_markdown(plan: Plan) -> str:
+    """A pull-request comment: summary first, one table row per change, warnings quoted."""
+    lines = ["### reconciler plan", ""]
+    for warning in plan.warnings:
+        lines.append(f"> **Warning:** {_md(warning)}")
+    if plan.warnings:
+        lines.append("")
+    if not plan.changes:
+        lines.append("**No changes.** The providers match the configuration.")
+        return "\n".join(lines) + "\n"
+    lines.extend(
+        [
+            f"**{summary_line(plan)}**",
+            "",
+            "| action | address | change | why |",
+            "|---|---|---|---|",
+        ]
+    )
+    for change in plan.changes:
+        detail = "; ".join(f"{k} = {v}" for k, v in _attribute_rows(change))
+        lines.append(
+            f"| {change.action.value} | `{_md(change.address)}` | {_md(detail)} | {_md(change.reason)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The JSON form (``schemas/plan.schema.json``); also what ``--out`` saves."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "changes": [c.to_dict() for c in plan.changes],
+        "summary": plan.summary(),
+        "warnings": list(plan.warnings),
+        "state": {"lineage": plan.lineage, "serial": plan.serial},
+        "config_digest": plan.config_digest,
+        "created_at": plan.created_at,
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}

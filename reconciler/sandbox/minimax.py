@@ -1,0 +1,256 @@
+"""In-memory emulator of MiniMax's sub-account and bill endpoints, written from the docs.
+
+Its only sources are ``shared/providers/minimax.md`` and the seed document it cites; it
+imports nothing from ``reconciler.providers`` on purpose, so a misreading of the API in
+the client and one in this emulator are unlikely to agree and cancel out. It speaks the
+documented shapes: errors as HTTP 200 with a non-zero ``base_resp.status_code``, secrets
+(password, token) returned only by create and rotation, no list or get of sub-accounts,
+bills filtered by UTC day. Inspection for tests goes through :meth:`accounts`, which the
+real API does not offer.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.sandbox.wire import Reply, Request, Route, json_reply, parse_json, route
+
+SANDBOX_MINIMAX_GROUP_ID = "1687256519302470"
+SANDBOX_MINIMAX_API_KEY = "sandbox-minimax-key"
+
+AUTH_FAIL_MESSAGE = (
+    "login fail: Please carry the API secret key in the 'Authorization' field of the request header"
+)
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_DAY = re.compile(r"\d{8}")
+_SUBJECT = r"(?P<subject_id>[^/]+)"
+
+
+class _Refusal(Exception):
+    """A documented error answer (HTTP 200, non-zero code), raised to end a handler early."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _success(**fields: Any) -> Reply:
+    return json_reply({**fields, "base_resp": {"status_code": 0, "status_msg": "success"}})
+
+
+def _new_token() -> str:
+    """A JWT-looking secret like MiniMax's; only its length and opacity matter."""
+    return "eyJ" + secrets.token_urlsafe(90)
+
+
+@dataclass
+class _Account:
+    subject_id: str
+    account_name: str
+    account: str
+    status: int
+    token: str
+    password: str
+    group_id: str
+    created_at: int
+
+
+@dataclass
+class _Group:
+    accounts: dict[str, _Account] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # account_name -> subject_id
+    bills: list[dict[str, Any]] = field(default_factory=list)
+
+
+_GroupHandler = Callable[[Request, _Group, str], Reply]
+
+
+class MiniMaxEmulator:
+    """The MiniMax groups, their keys, sub-accounts and bills, behind one lock."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if keys is None:
+            keys = {SANDBOX_MINIMAX_API_KEY: SANDBOX_MINIMAX_GROUP_ID}
+        self._keys = dict(keys)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._groups: dict[str, _Group] = {}
+        self._subject_ids: set[str] = set()
+
+    @property
+    def routes(self) -> list[Route]:
+        """The documented endpoints, for the server's route table."""
+        return [
+            route("POST", r"/v1/sub_account", self._guard(self._create)),
+            route("DELETE", rf"/v1/sub_account/{_SUBJECT}", self._guard(self._delete)),
+            route("PUT", rf"/v1/sub_account/{_SUBJECT}/status", self._guard(self._set_status)),
+            route("PUT", rf"/v1/sub_account/{_SUBJECT}/token", self._guard(self._rotate_token)),
+            route("GET", r"/v1/batch_query_bill", self._guard(self._bills)),
+        ]
+
+    # -- inspection for tests and the admin endpoints (no such read in the real API) --
+
+    def accounts(self, group_id: str) -> list[dict[str, Any]]:
+        """Every live sub-account of a group, secrets included, in creation order."""
+        with self._lock:
+            group = self._groups.get(group_id)
+            return [asdict(account) for account in group.accounts.values()] if group else []
+
+    def add_bill(self, group_id: str, row: Mapping[str, Any]) -> None:
+        """Append a bill row (the seed's shape); reject rows the totals could not sum."""
+        if not isinstance(row, Mapping):
+            raise ValueError("a bill row must be a JSON object")
+        stored = dict(row)
+        try:
+            int(stored["created_at"])
+            float(stored.get("consume_cash", 0))
+            int(stored.get("consume_token", 0))
+        except KeyError as exc:
+            raise ValueError("a bill row needs created_at (unix seconds)") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"bad bill row: {exc}") from exc
+        stored.setdefault("group_id", group_id)
+        with self._lock:
+            self._group(group_id).bills.append(stored)
+
+    # -- request plumbing --
+
+    def _group(self, group_id: str) -> _Group:
+        """Get or create a group's data; call with the lock held."""
+        return self._groups.setdefault(group_id, _Group())
+
+    def _guard(self, handler: _GroupHandler) -> Callable[[Request], Reply]:
+        """Authorize, then run the handler under the lock, turning refusals into answers."""
+
+        def guarded(request: Request) -> Reply:
+            try:
+                group_id = self._authorize(request)
+                with self._lock:
+                    return handler(request, self._group(group_id), group_id)
+            except _Refusal as refusal:
+                return json_reply(
+                    {"base_resp": {"status_code": refusal.code, "status_msg": refusal.message}}
+                )
+
+        return guarded
+
+    def _authorize(self, request: Request) -> str:
+        """Check the Bearer key and that GroupId is the key's group; return the group."""
+        header = (request.header("Authorization") or "").strip()
+        scheme, _, key = header.partition(" ")
+        group_of_key = self._keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        if group_of_key is None:
+            raise _Refusal(1004, AUTH_FAIL_MESSAGE)
+        group_id = request.query.get("GroupId", "")
+        if not group_id:
+            raise _Refusal(2013, "invalid params, GroupId is required")
+        if group_id != group_of_key:
+            raise _Refusal(1004, "token not match group")
+        return group_id
+
+    @staticmethod
+    def _json_object(request: Request) -> dict[str, Any]:
+        try:
+            body = parse_json(request.body)
+        except ValueError as exc:
+            raise _Refusal(2013, "invalid params") from exc
+        if not isinstance(body, dict):
+            raise _Refusal(2013, "invalid params")
+        return body
+
+    @staticmethod
+    def _account(request: Request, group: _Group) -> _Account:
+        account = group.accounts.get(request.params["subject_id"])
+        if account is None:
+            raise _Refusal(2013, "invalid params, sub account not found")
+        return account
+
+    def _new_subject_id(self) -> str:
+        """A unique 19-digit decimal id, like ``1766027179931476045`` in the seed."""
+        while True:
+            candidate = str(10**18 + secrets.randbelow(9 * 10**18))
+            if candidate not in self._subject_ids:
+                self._subject_ids.add(candidate)
+                return candidate
+
+    # -- the documented endpoints --
+
+    def _create(self, request: Request, group: _Group, group_id: str) -> Reply:
+        name = self._json_object(request).get("account_name")
+        if not isinstance(name, str) or not name or _CONTROL_CHARS.search(name):
+            raise _Refusal(2013, "invalid params, account_name")
+        if name in group.names:
+            raise _Refusal(2013, "invalid params, account name already exists")
+        account = _Account(
+            subject_id=self._new_subject_id(),
+            account_name=name,
+            account=f"{name}@{group_id}",
+            status=0,
+            token=_new_token(),
+            password=secrets.token_hex(5),
+            group_id=group_id,
+            created_at=int(self._clock()),
+        )
+        group.accounts[account.subject_id] = account
+        group.names[name] = account.subject_id
+        return _success(
+            subject_id=account.subject_id,
+            account=account.account,
+            password=account.password,
+            group_id=group_id,
+            token=account.token,
+        )
+
+    def _delete(self, request: Request, group: _Group, group_id: str) -> Reply:
+        account = self._account(request, group)
+        del group.accounts[account.subject_id]
+        del group.names[account.account_name]
+        return _success()
+
+    def _set_status(self, request: Request, group: _Group, group_id: str) -> Reply:
+        account = self._account(request, group)
+        status = self._json_object(request).get("status")
+        if type(status) is not int or status not in (0, 2):
+            raise _Refusal(2013, "invalid params, status")
+        account.status = status
+        return _success()
+
+    def _rotate_token(self, request: Request, group: _Group, group_id: str) -> Reply:
+        account = self._account(request, group)
+        account.token = _new_token()
+        return _success(token=account.token)
+
+    def _bills(self, request: Request, group: _Group, group_id: str) -> Reply:
+        start = _day_start(request.query.get("start_date"), "start_date")
+        end = _day_start(request.query.get("end_date"), "end_date") + 86_399
+        if start > end:
+            raise _Refusal(2013, "invalid params, start_date is after end_date")
+        rows = [dict(row) for row in group.bills if start <= int(row["created_at"]) <= end]
+        return _success(
+            bill_list=rows,
+            total_cash=sum(float(row.get("consume_cash", 0)) for row in rows),
+            total_token=sum(int(row.get("consume_token", 0)) for row in rows),
+        )
+
+
+def _day_start(value: str | None, name: str) -> int:
+    """Unix seconds of 00:00 UTC on a ``YYYYMMDD`` day; refuse anything else with 2013."""
+    if value is None or not _DAY.fullmatch(value):
+        raise _Refusal(2013, f"invalid params, {name}")
+    try:
+        day = datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise _Refusal(2013, f"invalid params, {name}") from exc
+    return int(day.timestamp())

@@ -1,0 +1,197 @@
+"""The sandbox server: a real loopback HTTP server in front of the provider emulators.
+
+DESIGN.md asks for end-to-end tests that go over HTTP with the same client code that
+talks to the real APIs, so :class:`Sandbox` runs a genuine HTTP/1.1 server
+(``transport.py``), not a mock. It owns what is common to every provider: routing parsed
+requests to the emulators' route tables (MiniMax today; xAI and useapi.net emulators will
+add their tables here), the request log, fault injection around each call, the admin
+endpoints and the lifecycle (``start``/``serve_forever``/``stop``). It prints nothing;
+the CLI owns the terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from reconciler.sandbox.admin import ADMIN_PREFIX, admin_not_found, admin_routes
+from reconciler.sandbox.faults import FaultSet, fault_reply, make_fault
+from reconciler.sandbox.minimax import MiniMaxEmulator
+from reconciler.sandbox.transport import POLL_INTERVAL, TransportServer
+from reconciler.sandbox.wire import Reply, Request, dispatch, json_reply
+
+
+class Sandbox:
+    """A local emulator of the provider APIs, with fault injection, for demo and tests."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        minimax_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        self._host = host
+        self._requested_port = port
+        self._minimax = MiniMaxEmulator(minimax_keys)
+        self._provider_routes = self._minimax.routes
+        self._admin_routes = admin_routes(self)
+        self._faults = FaultSet()
+        self._log_lock = threading.Lock()
+        self._log: list[dict[str, Any]] = []
+        self._lifecycle = threading.Lock()
+        self._server: TransportServer | None = None
+        self._thread: threading.Thread | None = None
+        self._serving = False
+
+    # -- lifecycle --
+
+    @property
+    def port(self) -> int:
+        """The bound port; reading it binds the socket, so port 0 is resolved early."""
+        return self._bind().server_address[1]
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8765``; binds the socket like :attr:`port`."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> Sandbox:
+        """Serve in a daemon thread; connections are accepted once this returns."""
+        server = self._bind()
+        with self._lifecycle:
+            if self._thread is not None and self._thread.is_alive():
+                return self
+            self._serving = True
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": POLL_INTERVAL},
+                name=f"sandbox-{server.server_address[1]}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` or Ctrl-C, then close."""
+        server = self._bind()
+        with self._lifecycle:
+            self._serving = True
+        try:
+            server.serve_forever(poll_interval=POLL_INTERVAL)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop serving, close the listening socket and every open connection."""
+        with self._lifecycle:
+            server, serving, thread = self._server, self._serving, self._thread
+        if server is not None and serving:
+            server.shutdown()
+        self._close()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _bind(self) -> TransportServer:
+        """Bind and listen once; later calls return the same server."""
+        with self._lifecycle:
+            if self._server is None:
+                address = (self._host, self._requested_port)
+                self._server = TransportServer(address, self._respond)
+            return self._server
+
+    def _close(self) -> None:
+        with self._lifecycle:
+            server, self._server = self._server, None
+            self._serving = False
+        if server is not None:
+            server.server_close()
+            server.close_connections()
+
+    # -- test controls (mirrored by the /_sandbox/ admin endpoints) --
+
+    def add_fault(
+        self,
+        method: str = "POST",
+        path: str = r"/v1/sub_account",
+        kind: str = "http_status",
+        http_status: int = 429,
+        retry_after: float | None = 1,
+        code: int | None = None,
+        message: str | None = None,
+        delay: float = 0.0,
+        times: int | None = 1,
+    ) -> None:
+        """Inject a fault on requests matching method (``*`` = any) and full path regex."""
+        self._faults.add(
+            make_fault(
+                method=method,
+                path=path,
+                kind=kind,
+                http_status=http_status,
+                retry_after=retry_after,
+                code=code,
+                message=message,
+                delay=delay,
+                times=times,
+            )
+        )
+
+    def clear_faults(self) -> None:
+        """Remove every fault, fired or not."""
+        self._faults.clear()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every provider request received so far (admin ones excluded), oldest first."""
+        with self._log_lock:
+            return [{**entry, "query": dict(entry["query"])} for entry in self._log]
+
+    def minimax_accounts(self, group_id: str) -> list[dict[str, Any]]:
+        """The live MiniMax sub-accounts of a group, secrets included."""
+        return self._minimax.accounts(group_id)
+
+    def add_minimax_bill(self, group_id: str, row: Mapping[str, Any]) -> None:
+        """Append a bill row that ``batch_query_bill`` will report for the group."""
+        self._minimax.add_bill(group_id, row)
+
+    # -- request handling, called from the handler threads --
+
+    def _respond(self, request: Request) -> Reply | None:
+        """Answer one request; None means drop the connection without an answer."""
+        if request.path.startswith(ADMIN_PREFIX):
+            return dispatch(self._admin_routes, request) or admin_not_found()
+        with self._log_lock:
+            self._log.append(
+                {"method": request.method, "path": request.path, "query": dict(request.query)}
+            )
+        fault = self._faults.take(request.method, request.path)
+        if fault is not None:
+            if fault.kind == "latency":
+                time.sleep(fault.delay)
+            elif fault.kind == "drop_before":
+                return None
+            elif fault.kind != "drop_after":
+                return fault_reply(fault)
+        reply = dispatch(self._provider_routes, request)
+        if fault is not None and fault.kind == "drop_after":
+            return None
+        if reply is None:
+            return json_reply({"base_resp": {"status_code": 1000, "status_msg": "not found"}}, 404)
+        return reply

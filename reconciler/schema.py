@@ -1,0 +1,163 @@
+"""JSON Schema validation of the merged config, with errors a person can act on.
+
+Second stage of the config flow, after ``yamlsource`` and the merge. The schemas in
+``reconciler/schemas/`` are the single source of truth; this module only turns
+jsonschema's errors into ``ConfigIssue`` values at ``file:line``: it picks the line of
+the offending key, prefers a schema's ``x-message`` to jsonschema's wording, never echoes
+a value from a field marked ``x-sensitive`` (it may be a pasted API key), and tells users
+to quote a scalar that YAML 1.1 typed where a string is wanted.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from reconciler.errors import ConfigIssue
+from reconciler.yamlsource import Location, Locations, Path, format_path
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    """Read a schema shipped inside the package (``config``, ``plan``, ``state``)."""
+    text = resources.files("reconciler").joinpath("schemas", f"{name}.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(name: str) -> Any:
+    import jsonschema  # lazy: costs ~150 ms at import, not needed for --help
+
+    schema = load_schema(name)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def schema_issues(
+    document: dict[str, Any], locations: Locations, fallback_file: str
+) -> list[ConfigIssue]:
+    """Every schema violation of ``document``, located; an empty list when valid."""
+    issues: dict[tuple[str, int | None, str], ConfigIssue] = {}
+    errors = sorted(_validator("config").iter_errors(document), key=_priority)
+    for error in errors:
+        for issue in _describe(error, locations, fallback_file):
+            issues.setdefault((issue.file, issue.line, issue.path), issue)
+    issues_list = list(issues.values())
+    issues_list.extend(_money_precision_issues(document, locations, fallback_file))
+    return issues_list
+
+
+def _priority(error: Any) -> int:
+    # A typed YAML scalar also fails enum/pattern; report the type (with "quote it") first.
+    return 0 if error.validator == "type" else 1
+
+
+def _locate(locations: Locations, path: Path, fallback_file: str) -> Location:
+    probe = path
+    while probe not in locations and probe:
+        probe = probe[:-1]
+    return locations.get(probe) or Location(fallback_file, 1)
+
+
+def _describe(error: Any, locations: Locations, fallback_file: str) -> list[ConfigIssue]:
+    path: Path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
+        hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return [
+            _issue(locations, (*path, key), fallback_file, f"unknown key '{key}'{hint}")
+            for key in extra
+        ]
+    if error.validator == "propertyNames":
+        key = error.instance
+        message = error.schema.get("x-message") or error.message
+        return [_issue(locations, (*path, key), fallback_file, f"'{key}' {message}")]
+    if error.validator == "required":
+        return [_issue(locations, path, fallback_file, error.message.replace("property", "key"))]
+    location = _locate(locations, path, fallback_file)
+    message = _message(error, location)
+    return [ConfigIssue(location.file, location.line, format_path(path), message)]
+
+
+def _issue(locations: Locations, path: Path, fallback_file: str, message: str) -> ConfigIssue:
+    location = _locate(locations, path, fallback_file)
+    return ConfigIssue(location.file, location.line, format_path(path), message)
+
+
+def _message(error: Any, location: Location) -> str:
+    schema = error.schema
+    wants_string = "string" in _types(schema) or _enum_of_strings(schema)
+    if location.yaml_kind and wants_string and error.validator in ("type", "enum", "const"):
+        raw = location.raw or ""
+        enum = schema.get("enum")
+        if enum is not None and raw not in enum:
+            return f"{raw!r} is not one of {enum}"
+        return f'{raw} is read by YAML as a {location.yaml_kind}; quote it: "{raw}"'
+    if schema.get("x-sensitive"):
+        return schema["x-message"]
+    if error.validator in ("type", "enum", "const") or "x-message" not in schema:
+        return error.message
+    shown = repr(location.raw) if location.raw is not None else _short(error.instance)
+    return f"{shown} {schema['x-message']}"
+
+
+def _types(schema: dict[str, Any]) -> list[str]:
+    declared = schema.get("type", [])
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def _enum_of_strings(schema: dict[str, Any]) -> bool:
+    enum = schema.get("enum")
+    return bool(enum) and all(isinstance(v, str) for v in enum)
+
+
+def _short(value: Any) -> str:
+    text = repr(str(value)) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def _money_precision_issues(
+    document: dict[str, Any], locations: Locations, fallback_file: str
+) -> list[ConfigIssue]:
+    """Numbers written as money must have at most 2 decimals (strings use the pattern)."""
+    message = load_schema("config")["$defs"]["money"]["x-message"]
+    issues = []
+    for path, value in _money_values(document):
+        if isinstance(value, Decimal | int) and not isinstance(value, bool):
+            amount = Decimal(value)
+            if amount >= 0 and (not amount.is_finite() or amount.as_tuple().exponent < -2):  # type: ignore[operator]
+                location = _locate(locations, path, fallback_file)
+                raw = location.raw or str(value)
+                issues.append(
+                    ConfigIssue(
+                        location.file, location.line, format_path(path), f"{raw!r} {message}"
+                    )
+                )
+    return issues
+
+
+def _money_values(document: dict[str, Any]) -> list[tuple[Path, Any]]:
+    found: list[tuple[Path, Any]] = []
+    for alias, group in _mapping(document.get("minimax")).items():
+        for i, account in enumerate(_list(_mapping(group).get("sub_accounts"))):
+            budget = _mapping(_mapping(account).get("budget"))
+            if "monthly_cash" in budget:
+                path = ("minimax", alias, "sub_accounts", i, "budget", "monthly_cash")
+                found.append((path, budget["monthly_cash"]))
+    for alias, team in _mapping(document.get("xai")).items():
+        limit = _mapping(_mapping(team).get("spending_limit"))
+        if "monthly_usd" in limit:
+            found.append((("xai", alias, "spending_limit", "monthly_usd"), limit["monthly_usd"]))
+    return found
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,156 @@
+"""Local state backend: one JSON file, written atomically, guarded by an OS lock.
+
+The lock is ``flock`` on ``<state>.lock``, so the kernel frees it when the holder dies
+(even by ``kill -9``): no lock outlives its process. The lock file also carries who holds
+it (id, operation, user@host, pid, since) for the "state is locked" message. ``apply``
+takes it exclusively; ``plan`` takes it shared, so plans run side by side but never while
+an apply is writing. ``force-unlock`` removes the lock file: a holder that is still
+running then no longer excludes others, which is the user's explicit call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from reconciler.errors import LockError, StateError
+from reconciler.fsutil import write_private_atomic
+from reconciler.state.document import StateDocument
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    operation: str
+    who: str
+    pid: int
+    created: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.who} (pid {self.pid}, {self.operation}) since {self.created}, lock ID {self.id}"
+        )
+
+
+class LocalBackend:
+    """Reads and writes ``path``; ``lock()`` guards a whole command."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def read(self) -> StateDocument:
+        """The recorded state; a fresh empty one (new lineage) when there is no file yet."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return StateDocument()
+        except OSError as exc:
+            raise StateError(f"cannot read state {self.path}: {exc.strerror}") from None
+        return StateDocument.from_json(data, str(self.path))
+
+    def write(self, state: StateDocument) -> None:
+        """Raise the serial and persist atomically (temp file, fsync, rename), mode 0600."""
+        state.serial += 1
+        try:
+            write_private_atomic(self.path, state.to_json())
+        except OSError as exc:
+            state.serial -= 1
+            raise StateError(f"cannot write state {self.path}: {exc.strerror}") from None
+
+    @contextlib.contextmanager
+    def lock(self, operation: str, *, shared: bool = False) -> Iterator[LockInfo | None]:
+        """Hold the state lock for the block; raise ``LockError`` naming the holder if taken."""
+        handle = self._open_locked(operation, shared)
+        info = None
+        try:
+            if not shared:
+                info = LockInfo(
+                    id=str(uuid.uuid4()),
+                    operation=operation,
+                    who=f"{_user()}@{socket.gethostname()}",
+                    pid=os.getpid(),
+                    created=datetime.now(UTC)
+                    .replace(microsecond=0)
+                    .isoformat()
+                    .replace("+00:00", "Z"),
+                )
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(asdict(info)))
+                handle.flush()
+            yield info
+        finally:
+            if not shared:
+                with contextlib.suppress(OSError):
+                    handle.seek(0)
+                    handle.truncate()
+            handle.close()
+
+    def _open_locked(self, operation: str, shared: bool):  # type: ignore[no-untyped-def]
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for _ in range(5):
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            handle = os.fdopen(fd, "r+", encoding="utf-8")
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = self.holder()
+                handle.close()
+                who = holder.describe() if holder else "another reconciler process"
+                raise LockError(
+                    f"state {self.path} is locked by {who}; {operation} cannot run now. "
+                    f"If that process is gone, run: reconciler force-unlock {holder.id if holder else 'LOCK_ID'}"
+                ) from None
+            # force-unlock may have unlinked the file we locked: then lock the new one.
+            try:
+                same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                return handle
+            handle.close()
+        raise LockError(f"could not take the lock {self.lock_path}: it keeps being replaced")
+
+    def holder(self) -> LockInfo | None:
+        """Who holds (or last held) the exclusive lock, from the lock file."""
+        try:
+            data = json.loads(self.lock_path.read_text(encoding="utf-8") or "null")
+            return LockInfo(**data) if isinstance(data, dict) else None
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Release a lock by its id, as printed in the "state is locked" message."""
+        holder = self.holder()
+        if holder is None:
+            raise LockError(f"state {self.path} is not locked")
+        if holder.id != lock_id:
+            raise LockError(
+                f"lock ID {lock_id} does not match the lock held by {holder.describe()}"
+            )
+        with contextlib.suppress(FileNotFoundError):
+            self.lock_path.unlink()
+        return holder
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())

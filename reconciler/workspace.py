@@ -1,0 +1,138 @@
+"""A command's working set: config, state backend, secrets and provider access, no printing.
+
+The CLI (and the demo) open a ``Workspace`` from ``-c`` paths and an environment mapping;
+it knows where the state and the secrets store live, resolves credentials naming every
+missing variable at once, and runs the live reads that ``plan`` does (for MiniMax, an
+access check, since sub-accounts cannot be read). Keeping this out of ``cli.py`` leaves
+the commands as parse, call, render, exit code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from reconciler.config import DEFAULT_CONFIG, load_config, required_env, resolve_env
+from reconciler.errors import PlanError
+from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
+from reconciler.planner import make_plan
+from reconciler.render import FORMAT_VERSION, plan_to_dict
+from reconciler.secrets import SecretStore, load_key, secrets_path
+from reconciler.state import LocalBackend, StateDocument
+
+
+@dataclass
+class Workspace:
+    desired: Desired | None
+    environ: Mapping[str, str]
+    state_settings: StateSettings = field(default_factory=StateSettings)
+    secrets_settings: SecretsSettings = field(default_factory=SecretsSettings)
+
+    @classmethod
+    def open(
+        cls, config_paths: Sequence[str], environ: Mapping[str, str], *, optional: bool = False
+    ) -> Workspace:
+        """Load the config; with ``optional``, run on defaults when none is given or present."""
+        if optional and not config_paths and not Path(DEFAULT_CONFIG).is_file():
+            return cls(None, environ)
+        desired = load_config(config_paths)
+        return cls(desired, environ, desired.state, desired.secrets)
+
+    @property
+    def config(self) -> Desired:
+        assert self.desired is not None, "commands that plan always load a config"
+        return self.desired
+
+    @property
+    def backend(self) -> LocalBackend:
+        return LocalBackend(self.state_settings.path)
+
+    def credentials(self) -> dict[str, str]:
+        return resolve_env(required_env(self.config), self.environ)
+
+    def secret_store(self) -> SecretStore | None:
+        """The encrypted store when a key is set; None when there is no key."""
+        key = load_key(self.secrets_settings.key_env, self.environ)
+        if key is None:
+            return None
+        return SecretStore(secrets_path(self.state_settings.path), key)
+
+    def plan(
+        self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
+    ) -> Plan:
+        if refresh:
+            recorded_aliases = {record.alias for record in state.sub_accounts().values()}
+            self.check_access(now.date(), recorded_aliases)
+        return make_plan(
+            self.config,
+            state.sub_accounts(),
+            now,
+            targets=targets,
+            lineage=state.lineage,
+            serial=state.serial,
+        )
+
+    def check_access(self, today: date, recorded_aliases: set[str]) -> None:
+        """MiniMax has no read of sub-accounts; a one-day bills query proves key and group.
+
+        Only groups with something to manage are checked, so an empty group costs no call.
+        """
+        from reconciler.applier import ProviderPool
+
+        pool = ProviderPool(self.config, self.credentials())
+        try:
+            for alias, group in self.config.minimax.items():
+                if group.sub_accounts or alias in recorded_aliases:
+                    pool.minimax(alias).bills(today, today)
+        finally:
+            pool.close()
+
+
+def save_plan(plan: Plan, path: str) -> None:
+    Path(path).write_text(
+        json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def load_saved_plan(path: str) -> Plan:
+    """Read a plan saved with ``--out``; a file that is not one is a clear error."""
+    try:
+        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from None
+    except ValueError:
+        raise PlanError(f"{path} is not a saved plan (not JSON)") from None
+    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+        raise PlanError(f"{path} is not a saved reconciler plan (format_version {FORMAT_VERSION})")
+    try:
+        return Plan(
+            changes=tuple(Change.from_dict(c) for c in data["changes"]),
+            warnings=tuple(data.get("warnings", [])),
+            lineage=data["state"]["lineage"],
+            serial=int(data["state"]["serial"]),
+            config_digest=data["config_digest"],
+            created_at=data.get("created_at", ""),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
+
+
+def check_not_stale(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
+    """A saved plan applies only to the state and config it was computed against."""
+    reasons = []
+    if plan.lineage != state.lineage and not (plan.serial == 0 and state.serial == 0):
+        reasons.append(
+            f"the state's lineage is {state.lineage}, the plan was made for {plan.lineage}"
+        )
+    elif plan.serial != state.serial:
+        reasons.append(
+            f"the state moved from serial {plan.serial} to {state.serial} since the plan was made"
+        )
+    if plan.config_digest != desired.digest:
+        reasons.append("the config changed since the plan was made")
+    if reasons:
+        raise PlanError(f"the saved plan {path} is stale: {'; '.join(reasons)}. Run plan again.")
