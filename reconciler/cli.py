@@ -136,7 +136,7 @@ def apply(
         check_secrets_ready,
     )
     from reconciler.render import render_text, summary_line
-    from reconciler.workspace import Workspace, check_not_stale, load_saved_plan
+    from reconciler.workspace import Workspace, accept_saved_plan, load_saved_plan
 
     workspace = Workspace.open(config_paths, os.environ)
     credentials = workspace.credentials()
@@ -148,7 +148,7 @@ def apply(
     with backend.lock("apply"):
         state = backend.read()
         if saved:
-            check_not_stale(saved, state, workspace.config, plan_file or "")
+            accept_saved_plan(saved, state, workspace.config, plan_file or "")
             result = saved
         else:
             result = workspace.plan(state, now(), targets, refresh=True)

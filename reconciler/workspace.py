@@ -121,10 +121,16 @@ def load_saved_plan(path: str) -> Plan:
         raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
 
 
-def check_not_stale(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
-    """A saved plan applies only to the state and config it was computed against."""
+def accept_saved_plan(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
+    """A saved plan applies only to the state and config it was computed against.
+
+    A state that does not exist yet takes the lineage of the plan made against it, so the
+    first apply of a saved plan works and a second one is refused as stale.
+    """
+    if state.serial == 0 and plan.serial == 0 and plan.lineage:
+        state.lineage = plan.lineage
     reasons = []
-    if plan.lineage != state.lineage and not (plan.serial == 0 and state.serial == 0):
+    if plan.lineage != state.lineage:
         reasons.append(
             f"the state's lineage is {state.lineage}, the plan was made for {plan.lineage}"
         )
