@@ -363,7 +363,7 @@ def demo() -> int:
     """Start the sandbox, then plan and apply the quickstart example: no credentials needed."""
     from reconciler.demo import run_demo
 
-    return run_demo(cli, err)
+    return run_demo(cli, click.echo)
 
 
 def _workspace(config_paths: Sequence[str]):  # type: ignore[no-untyped-def]

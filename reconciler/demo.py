@@ -2,7 +2,8 @@
 
 Starts the sandbox on a free loopback port, copies the quickstart config into a temporary
 directory (pointed at that port), and runs the real commands in-process with a throwaway
-API key and encryption key: validate, plan, apply, plan again (no changes), state list.
+API key and encryption key: validate, plan, apply, plan again (no changes), state list,
+then a config edit that rotates a token, its plan and its apply.
 Everything it wrote is deleted at the end; nothing touches the current directory.
 """
 
@@ -26,6 +27,9 @@ STEPS = (
     ["apply", "--auto-approve"],
     ["plan", "--detailed-exitcode"],
     ["state", "list"],
+    ["edit", "ci-bot: token_generation 1 -> 2 (rotate its API token)"],
+    ["plan"],
+    ["apply", "--auto-approve"],
 )
 
 
@@ -51,6 +55,10 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
         env = {"MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY, "RECONCILER_SECRET_KEY": generate_key()}
         with _inside(workdir), _environment(env):
             for args in STEPS:
+                if args[0] == "edit":
+                    say(f"\n# edit reconciler.yaml: {args[1]}")
+                    _raise_generation(Path("reconciler.yaml"))
+                    continue
                 say(f"\n$ reconciler {' '.join(args)}")
                 code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
                 if code not in (0, None):
@@ -66,6 +74,13 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
             "(`reconciler secrets show ADDR` decrypts one). Next: README.md, GitOps walkthrough."
         )
     return 0
+
+
+def _raise_generation(config: Path) -> None:
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        text.replace("token_generation: 1", "token_generation: 2", 1), encoding="utf-8"
+    )
 
 
 @contextlib.contextmanager

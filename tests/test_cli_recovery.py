@@ -1,0 +1,263 @@
+"""End to end: lost answers, retries, partial failures, locks, kills, imports, secret sinks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
+
+
+def _state(workdir) -> dict:
+    return json.loads((workdir.path / "state" / "reconciler.json").read_text())
+
+
+def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):
+    workdir.config("- name: ci-bot\n")
+    workdir.sandbox.add_fault(method="POST", path="/v1/sub_account", kind="drop_after", times=1)
+    lost = workdir.run("apply", "--auto-approve")
+    assert lost.code == 1
+    assert "FAILED" in lost.stdout and "ci-bot" in lost.stdout
+    assert "import" in lost.stdout and "console" in lost.stdout
+    assert len(workdir.accounts()) == 1
+    assert _state(workdir)["resources"][CI_BOT]["pending"] is True
+
+    replanned = workdir.run("plan")
+    assert "answer was lost" in replanned.stdout and "1 to create" in replanned.stdout
+
+    again = workdir.run("apply", "--auto-approve")
+    assert again.code == 1
+    assert "exists, without its subject_id" in again.stdout
+    assert f"reconciler import '{CI_BOT}' SUBJECT_ID" in again.stdout
+    assert len(workdir.accounts()) == 1
+
+
+def test_import_adopts_an_account_whose_answer_was_lost(workdir):
+    workdir.config("- name: ci-bot\n  status: disabled\n  token_generation: 1\n")
+    workdir.sandbox.add_fault(method="POST", path="/v1/sub_account", kind="drop_after", times=4)
+    assert workdir.run("apply", "--auto-approve").code == 1
+    subject_id = workdir.accounts()["ci-bot"]["subject_id"]
+
+    imported = workdir.run("import", CI_BOT, subject_id)
+    assert imported.code == 0, imported.output
+    planned = workdir.run("plan", "--format", "json")
+    changes = json.loads(planned.stdout)["changes"]
+    assert [(c["action"], c["reason"]) for c in changes] == [
+        ("update", "status (unknown) -> disabled")
+    ]
+
+    workdir.config("- name: ci-bot\n  status: disabled\n  token_generation: 2\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    account = workdir.accounts()["ci-bot"]
+    assert account["status"] == 2
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == account["token"]
+
+
+def test_import_refuses_an_address_missing_from_config_or_already_managed(workdir):
+    workdir.config("- name: ci-bot\n")
+    missing = workdir.run("import", 'minimax.cn-main.sub_account["other"]', "123")
+    assert missing.code == 1 and "not in the config" in missing.stderr
+    assert workdir.run("apply", "--auto-approve").code == 0
+    again = workdir.run("import", CI_BOT, "123")
+    assert again.code == 1 and "already managed" in again.stderr
+
+
+def test_rate_limits_and_server_errors_are_retried_with_retry_after(workdir):
+    workdir.config("- name: a\n- name: b\n")
+    workdir.sandbox.add_fault(
+        method="POST",
+        path="/v1/sub_account",
+        kind="http_status",
+        http_status=429,
+        retry_after=1,
+        times=1,
+    )
+    workdir.sandbox.add_fault(
+        method="POST",
+        path="/v1/sub_account",
+        kind="base_resp",
+        code=1002,
+        message="rate limit",
+        times=1,
+    )
+    workdir.sandbox.add_fault(
+        method="POST",
+        path="/v1/sub_account",
+        kind="http_status",
+        http_status=503,
+        retry_after=None,
+        times=1,
+    )
+    started = time.monotonic()
+    result = workdir.run("apply", "--auto-approve", "--parallelism", "1")
+    assert result.code == 0, result.output
+    assert time.monotonic() - started >= 1.0
+    assert set(workdir.accounts()) == {"a", "b"}
+
+
+def test_one_failed_change_does_not_stop_the_independent_ones(workdir):
+    workdir.config("- name: a\n- name: b\n- name: c\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config(
+        "- name: a\n  status: disabled\n- name: b\n  status: disabled\n- name: c\n  status: disabled\n"
+    )
+    b_id = workdir.accounts()["b"]["subject_id"]
+    workdir.sandbox.add_fault(
+        method="PUT",
+        path=f"/v1/sub_account/{b_id}/status",
+        kind="base_resp",
+        code=1008,
+        message="insufficient balance",
+        times=None,
+    )
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert 'FAILED: minimax.cn-main.sub_account["b"] (update)' in result.stdout
+    assert "code 1008: insufficient balance" in result.stdout
+    assert "2 succeeded, 1 failed, 0 skipped" in result.stdout
+    statuses = {name: a["status"] for name, a in workdir.accounts().items()}
+    assert statuses == {"a": 2, "b": 0, "c": 2}
+    workdir.sandbox.clear_faults()
+    replanned = workdir.run("plan", "--format", "json")
+    assert [c["address"] for c in json.loads(replanned.stdout)["changes"]] == [
+        'minimax.cn-main.sub_account["b"]'
+    ]
+
+
+def test_removing_a_protected_account_from_config_makes_plan_fail(workdir):
+    workdir.config("- name: keep\n  prevent_destroy: true\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("[]")
+    result = workdir.run("plan")
+    assert result.code == 1
+    assert "prevent_destroy" in result.stderr and "state rm" in result.stderr
+    assert workdir.run("apply", "--auto-approve").code == 1
+    assert set(workdir.accounts()) == {"keep"}
+
+
+def test_protection_can_be_lifted_then_the_account_deleted(workdir):
+    workdir.config("- name: keep\n  prevent_destroy: true\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("- name: keep\n  prevent_destroy: false\n")
+    lifted = workdir.run("plan")
+    assert "prevent_destroy true -> false" in lifted.stdout
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("[]")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    assert workdir.accounts() == {}
+
+
+def test_state_rm_forgets_without_deleting(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    assert workdir.run("state", "rm", CI_BOT).code == 0
+    assert workdir.run("state", "list").stdout == ""
+    assert set(workdir.accounts()) == {"ci-bot"}
+
+
+def test_secrets_command_receives_each_new_secret_as_json(workdir):
+    sink = workdir.path / "sink.py"
+    sink.write_text(
+        "import json, sys\n"
+        "with open(sys.argv[1], 'a') as out:\n"
+        "    out.write(json.dumps(json.load(sys.stdin)) + '\\n')\n"
+    )
+    received = workdir.path / "received dir" / "secrets.jsonl"
+    received.parent.mkdir()
+    extra = f"secrets:\n  command: '{sys.executable} {sink} \"{received}\"'"
+    workdir.config("- name: ci-bot\n", extra=extra)
+    assert workdir.run("apply", "--auto-approve", env={"RECONCILER_SECRET_KEY": None}).code == 0
+    (record,) = [json.loads(line) for line in received.read_text().splitlines()]
+    account = workdir.accounts()["ci-bot"]
+    assert record["address"] == CI_BOT
+    assert record["subject_id"] == account["subject_id"]
+    assert record["token"] == account["token"] and record["password"] == account["password"]
+    assert record["account"] == f"ci-bot@{account['group_id']}"
+    assert set(record) == {"address", "account", "subject_id", "token", "password", "issued_at"}
+
+
+def test_failing_secrets_command_fails_loudly_but_keeps_the_secret(workdir):
+    extra = f"secrets:\n  command: '{sys.executable} -c \"import sys; sys.exit(3)\"'"
+    workdir.config("- name: ci-bot\n", extra=extra)
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert "secrets.command exited with status 3" in result.stdout
+    assert "kept in the encrypted store" in result.stdout
+    assert (
+        _state(workdir)["resources"][CI_BOT]["subject_id"]
+        == workdir.accounts()["ci-bot"]["subject_id"]
+    )
+    assert (
+        workdir.run("secrets", "show", CI_BOT).stdout.strip()
+        == workdir.accounts()["ci-bot"]["token"]
+    )
+
+
+def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
+    workdir.config("- name: slow\n")
+    workdir.sandbox.add_fault(
+        method="POST", path="/v1/sub_account", kind="latency", delay=3.0, times=1
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=workdir.path,
+        env=workdir.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
+        blocked = workdir.run("apply", "--auto-approve")
+        assert blocked.code == 1
+        assert "is locked by" in blocked.stderr and f"pid {holder.pid}, apply" in blocked.stderr
+        planned = workdir.run("plan")
+        assert planned.code == 1 and "is locked by" in planned.stderr
+        lock_id = blocked.stderr.split("force-unlock ")[1].split()[0]
+        assert workdir.run("force-unlock", "not-the-id").code == 1
+        assert holder.wait(timeout=30) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    assert workdir.run("force-unlock", lock_id).code == 1  # released by its holder already
+
+
+def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
+    workdir.config("- name: a\n- name: b\n")
+    workdir.sandbox.add_fault(
+        method="POST", path="/v1/sub_account", kind="latency", delay=5.0, times=None
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=workdir.path,
+        env=workdir.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    state = _state(workdir)
+    assert all(r["pending"] for r in state["resources"].values())
+    workdir.sandbox.clear_faults()
+    _wait_for(lambda: len(workdir.accounts()) == 2)  # the sent creates land after the kill
+    resumed = workdir.run("apply", "--auto-approve")
+    assert resumed.code == 1  # sent again, refused as duplicates: reported, never twinned
+    assert resumed.stdout.count("without its subject_id") == 2
+    assert len(workdir.accounts()) == 2
+
+
+def _wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)

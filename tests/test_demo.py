@@ -1,0 +1,28 @@
+"""The first Quick start command: `reconciler demo` works with no credentials and leaves nothing behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_demo_plans_applies_converges_and_rotates_without_credentials(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "demo"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Plan: 3 to create, 0 to update, 0 to rotate, 0 to delete." in out
+    assert "Apply complete: 3 succeeded, 0 failed, 0 skipped." in out
+    assert "No changes." in out
+    assert "Plan: 0 to create, 0 to update, 1 to rotate, 0 to delete." in out
+    assert "intern-2026@1687256519302470" in out and "disabled" in out
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
