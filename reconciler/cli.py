@@ -330,7 +330,7 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
 @click.argument("lock_id", metavar="LOCK_ID")
 @config_option
 def force_unlock(lock_id: str, config_paths: Sequence[str]) -> int:
-    """Release a state lock left by a process that is gone."""
+    """Release a state lock held by a process that hangs (a dead one has released it already)."""
     holder = _workspace(config_paths).backend.force_unlock(lock_id)
     err(f"Released the lock held by {holder.describe()}.")
     return 0

@@ -51,8 +51,11 @@ def load_key(key_env: str, environ: Mapping[str, str]) -> bytes | None:
     text = environ.get(key_env, "").strip()
     if not text:
         return None
+    # Strict: the lenient decoder silently drops stray characters, so a damaged key could
+    # still decode to 32 bytes. Both base64 alphabets are accepted (openssl prints + and /).
+    standard = text.translate(str.maketrans("-_", "+/"))
     try:
-        key = base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4))
+        key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
     except (binascii.Error, ValueError):
         key = b""
     if len(key) != 32:
@@ -105,6 +108,11 @@ class SecretStore:
         entries = data.get("secrets") if isinstance(data, dict) else None
         if not isinstance(entries, dict):
             raise SecretsError(f"{self.path} is not a reconciler secrets store")
+        for address, fields in entries.items():
+            if not isinstance(fields, dict) or not all(
+                isinstance(f, dict) for f in fields.values()
+            ):
+                raise SecretsError(f"{self.path}: the entry for {address} is malformed")
         return entries
 
     def put(self, address: str, field: str, value: str, issued_at: str) -> None:
@@ -128,10 +136,12 @@ class SecretStore:
             raise SecretsError(f"no {field} stored for {address}")
         if self.key is None:
             raise SecretsError("no encryption key: cannot decrypt secrets")
-        blob = base64.b64decode(entry["ciphertext"])
         try:
+            blob = base64.b64decode(entry["ciphertext"], validate=True)
+            if len(blob) < 12 + 16:  # nonce + GCM tag
+                raise ValueError("too short")
             return AESGCM(self.key).decrypt(blob[:12], blob[12:], _aad(address, field)).decode()
-        except InvalidTag:
+        except (InvalidTag, KeyError, TypeError, ValueError):
             raise SecretsError(
                 f"cannot decrypt the {field} of {address}: wrong key, or the store was altered"
             ) from None
@@ -150,7 +160,7 @@ class SecretStore:
             )
         except OSError as exc:
             raise SecretsError(
-                f"cannot write the secrets store {self.path}: {exc.strerror}"
+                f"cannot write the secrets store {self.path}: {exc.strerror or exc}"
             ) from None
 
 
@@ -164,6 +174,8 @@ def run_secrets_command(command: str, secret: NewSecret) -> None:
         argv = shlex.split(command)
     except ValueError as exc:
         raise SecretsError(f"secrets.command cannot be split: {exc}") from None
+    if not argv:
+        raise SecretsError("secrets.command is empty")
     try:
         result = subprocess.run(
             argv,
@@ -177,12 +189,22 @@ def run_secrets_command(command: str, secret: NewSecret) -> None:
     except subprocess.TimeoutExpired:
         raise SecretsError(f"secrets.command did not finish within {_COMMAND_TIMEOUT_S}s") from None
     except OSError as exc:
-        raise SecretsError(f"secrets.command could not start: {exc.strerror}") from None
+        raise SecretsError(
+            f"secrets.command: {argv[0]} could not start: {exc.strerror or exc}"
+        ) from None
     if result.returncode != 0:
         stderr = result.stderr.decode(errors="replace")
         for value in (secret.token, secret.password):
             if value:
                 stderr = stderr.replace(value, "[REDACTED]")
-        tail = stderr.strip().splitlines()[-3:]
+        tail = [_shorten(line) for line in stderr.strip().splitlines()[-3:]]
         detail = (": " + " | ".join(tail)) if tail else ""
-        raise SecretsError(f"secrets.command exited with status {result.returncode}{detail}")
+        if result.returncode < 0:
+            ended = f"was killed by signal {-result.returncode}"
+        else:
+            ended = f"exited with status {result.returncode}"
+        raise SecretsError(f"secrets.command {ended}{detail}")
+
+
+def _shorten(line: str, limit: int = 300) -> str:
+    return line if len(line) <= limit else line[:limit] + "..."

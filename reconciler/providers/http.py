@@ -34,6 +34,7 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 0.5
     max_delay: float = 30.0
+    max_retry_after: float = 120.0  # a longer Retry-After ends the call rather than retry early
     timeout: float = 30.0
 
 
@@ -44,8 +45,10 @@ def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Cli
     """An httpx client for one provider host; thread-safe, shared by parallel changes."""
     import httpx  # lazy: ~200 ms of import the CLI's --help should not pay
 
+    plain_http = base_url.startswith("http://")  # loopback only (schema): no TLS context to build
     return httpx.Client(
         base_url=base_url,
+        verify=not plain_http,
         timeout=httpx.Timeout(policy.timeout, connect=10.0),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
@@ -64,7 +67,8 @@ def send(
     import httpx
 
     answer_lost = False
-    for attempt in range(1, policy.attempts + 1):
+    attempts = max(1, policy.attempts)  # with 0 there would be no error to raise
+    for attempt in range(1, attempts + 1):
         try:
             response = request()
             return interpret(response)
@@ -83,7 +87,10 @@ def send(
             error = ProviderError(f"{describe}: HTTP failure ({_reason(exc)})")
         except ProviderError as exc:
             error = exc
-        if not error.retryable or attempt == policy.attempts:
+        if not error.retryable or attempt == attempts:
+            break
+        if error.retry_after is not None and error.retry_after > policy.max_retry_after:
+            error = _too_long_to_wait(error, policy)
             break
         sleep(_delay(policy, attempt, error.retry_after))
     if answer_lost and not error.answer_lost:
@@ -118,6 +125,8 @@ def _malformed(response: httpx.Response, describe: str) -> Any:
         f"{describe}: the provider's answer is not valid JSON (HTTP {response.status_code}, {kind}, "
         f"{len(response.content)} bytes)",
         trace_id=response.headers.get("Trace-Id"),
+        # A 2xx says the call ran: what it created or issued is in an answer we cannot read.
+        answer_lost=response.is_success,
     )
 
 
@@ -138,9 +147,23 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
+def _too_long_to_wait(error: ProviderError, policy: RetryPolicy) -> ProviderError:
+    """Retrying before the provider allows would only be refused again: stop and say when."""
+    message = str(error).removesuffix(f" (Trace-Id {error.trace_id})" if error.trace_id else "")
+    return ProviderError(
+        f"{message}; the provider asks to wait {error.retry_after:.0f}s before retrying, longer than "
+        f"reconciler waits ({policy.max_retry_after:.0f}s): run again later",
+        code=error.code,
+        trace_id=error.trace_id,
+        retryable=False,
+        answer_lost=error.answer_lost,
+        retry_after=error.retry_after,
+    )
+
+
 def _delay(policy: RetryPolicy, attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        return min(retry_after, policy.max_delay * 4)
+        return retry_after
     backoff = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
     return backoff * random.uniform(0.5, 1.0)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from reconciler.errors import ProviderError
 from reconciler.model import Status
@@ -70,38 +71,46 @@ class MinimaxProvider:
         answer = self._call(
             "POST", "/v1/sub_account", f"create sub-account {name!r}", json={"account_name": name}
         )
-        try:
-            return CreatedSubAccount(
-                subject_id=str(answer["subject_id"]),
-                account=str(answer.get("account") or f"{name}@{self.group_id}"),
-                password=str(answer.get("password") or ""),
-                token=str(answer["token"]),
-            )
-        except (KeyError, TypeError):
+        subject_id = _identifier(answer.get("subject_id"))
+        token = answer.get("token")
+        if subject_id is None or not isinstance(token, str) or not token:
+            # The account exists now, but without its id and token we cannot manage it.
             raise ProviderError(
                 f"MiniMax create sub-account {name!r}: success without subject_id or token in the answer",
                 answer_lost=True,
-            ) from None
+            )
+        return CreatedSubAccount(
+            subject_id=subject_id,
+            account=str(answer.get("account") or f"{name}@{self.group_id}"),
+            password=str(answer.get("password") or ""),
+            token=token,
+        )
 
     def delete(self, subject_id: str) -> None:
-        self._call("DELETE", f"/v1/sub_account/{subject_id}", f"delete sub-account {subject_id}")
+        self._call(
+            "DELETE", f"/v1/sub_account/{_segment(subject_id)}", f"delete sub-account {subject_id}"
+        )
 
     def set_status(self, subject_id: str, status: Status) -> None:
         self._call(
             "PUT",
-            f"/v1/sub_account/{subject_id}/status",
+            f"/v1/sub_account/{_segment(subject_id)}/status",
             f"set status of sub-account {subject_id} to {status.value}",
             json={"status": STATUS_CODES[status]},
         )
 
     def rotate_token(self, subject_id: str) -> str:
         answer = self._call(
-            "PUT", f"/v1/sub_account/{subject_id}/token", f"new token for sub-account {subject_id}"
+            "PUT",
+            f"/v1/sub_account/{_segment(subject_id)}/token",
+            f"new token for sub-account {subject_id}",
         )
         token = answer.get("token")
         if not isinstance(token, str) or not token:
+            # The old token is most likely revoked already: the new one is lost.
             raise ProviderError(
-                f"MiniMax new token for sub-account {subject_id}: no token in the answer"
+                f"MiniMax new token for sub-account {subject_id}: no token in the answer",
+                answer_lost=True,
             )
         return token
 
@@ -151,7 +160,9 @@ class MinimaxProvider:
             raise http_status_error(response, what, detail)
         answer = parse_json(response, what)
         if not isinstance(answer, dict):
-            raise ProviderError(f"{what}: the answer is not a JSON object", trace_id=trace_id)
+            raise ProviderError(
+                f"{what}: the answer is not a JSON object", trace_id=trace_id, answer_lost=True
+            )
         code, message = _base_resp(answer)
         if code in (None, 0):
             return answer
@@ -187,10 +198,32 @@ def _base_resp(answer: Any) -> tuple[int | None, str]:
     base = answer.get("base_resp") if isinstance(answer, dict) else None
     if not isinstance(base, dict):
         return None, ""
-    code = base.get("status_code")
     message = str(base.get("status_msg") or "")[:300]
-    return (
-        int(code)
-        if isinstance(code, int | float | str) and str(code).lstrip("-").isdigit()
-        else None
-    ), message
+    return _integer(base.get("status_code")), message
+
+
+def _integer(value: Any) -> int | None:
+    """A code as an int whether it came as 1002, 1002.0 or "1002"; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _identifier(value: Any) -> str | None:
+    """A subject_id as text (the API may send a JSON number or a string); None if absent."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip()):
+        return str(value).strip()
+    return None
+
+
+def _segment(subject_id: str) -> str:
+    """A subject_id as one URL path segment: a stray '/' or '?' must not change the call."""
+    return quote(str(subject_id), safe="")

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import write_private_atomic
@@ -61,7 +62,7 @@ class LocalBackend:
         except FileNotFoundError:
             return StateDocument()
         except OSError as exc:
-            raise StateError(f"cannot read state {self.path}: {exc.strerror}") from None
+            raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from None
         return StateDocument.from_json(data, str(self.path))
 
     def write(self, state: StateDocument) -> None:
@@ -71,7 +72,7 @@ class LocalBackend:
             write_private_atomic(self.path, state.to_json())
         except OSError as exc:
             state.serial -= 1
-            raise StateError(f"cannot write state {self.path}: {exc.strerror}") from None
+            raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
 
     @contextlib.contextmanager
     def lock(self, operation: str, *, shared: bool = False) -> Iterator[LockInfo | None]:
@@ -79,7 +80,11 @@ class LocalBackend:
         handle = self._open_locked(operation, shared)
         info = None
         try:
-            if not shared:
+            if shared:
+                # No exclusive holder can exist while we hold it shared: whatever the file
+                # still says (a holder killed with -9 never cleared it) is stale.
+                _clear(handle)
+            else:
                 info = LockInfo(
                     id=str(uuid.uuid4()),
                     operation=operation,
@@ -112,10 +117,17 @@ class LocalBackend:
             except BlockingIOError:
                 holder = self.holder()
                 handle.close()
-                who = holder.describe() if holder else "another reconciler process"
+                if holder is None:
+                    # Shared holders (plans) leave no name: they are short and end by themselves.
+                    raise LockError(
+                        f"state {self.path} is locked by another reconciler process (a plan "
+                        f"reading it, or a command just starting); {operation} cannot run now. "
+                        "Try again when it has finished."
+                    ) from None
                 raise LockError(
-                    f"state {self.path} is locked by {who}; {operation} cannot run now. "
-                    f"If that process is gone, run: reconciler force-unlock {holder.id if holder else 'LOCK_ID'}"
+                    f"state {self.path} is locked by {holder.describe()}; {operation} cannot "
+                    "run now. If that process is stuck, stop it, or release the lock with: "
+                    f"reconciler force-unlock {holder.id}"
                 ) from None
             # force-unlock may have unlinked the file we locked: then lock the new one.
             try:
@@ -136,10 +148,19 @@ class LocalBackend:
             return None
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        """Release a lock by its id, as printed in the "state is locked" message."""
+        """Release a lock by its id, as printed in the "state is locked" message.
+
+        The kernel lock, not the file's content, says whether the state is locked: a
+        holder killed with -9 leaves its name in the file but holds nothing.
+        """
+        if not self._held_exclusively():
+            raise LockError(f"state {self.path} is not locked (no apply holds it)")
         holder = self.holder()
         if holder is None:
-            raise LockError(f"state {self.path} is not locked")
+            raise LockError(
+                f"state {self.path} is locked by a process that left no lock ID (a plan, or a "
+                "command just starting); it is released when that process ends"
+            )
         if holder.id != lock_id:
             raise LockError(
                 f"lock ID {lock_id} does not match the lock held by {holder.describe()}"
@@ -147,6 +168,33 @@ class LocalBackend:
         with contextlib.suppress(FileNotFoundError):
             self.lock_path.unlink()
         return holder
+
+    def _held_exclusively(self) -> bool:
+        """Whether some process holds the exclusive lock; clears stale holder info if not."""
+        try:
+            handle = open(self.lock_path, "r+", encoding="utf-8")  # noqa: SIM115
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise LockError(
+                f"cannot read the lock {self.lock_path}: {exc.strerror or exc}"
+            ) from None
+        with handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            _clear(handle)
+            return False
+
+
+def _clear(handle: IO[str]) -> None:
+    """Empty a lock file we hold: the holder it names no longer holds it."""
+    with contextlib.suppress(OSError):
+        if handle.seek(0, os.SEEK_END):
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
 
 
 def _user() -> str:

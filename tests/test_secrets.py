@@ -1,0 +1,472 @@
+"""Secrets: the key, the encrypted store beside the state, and the user's secrets command.
+
+Tokens and passwords are write-once (MiniMax shows them once), so the store must keep
+them readable only with the key, refuse a value moved to another account, and the
+command must receive each one exactly as documented without ever echoing it back in an
+error message.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import SecretsError
+from reconciler.secrets import (
+    NewSecret,
+    SecretStore,
+    generate_key,
+    load_key,
+    run_secrets_command,
+    secrets_path,
+)
+
+ENV = "RECONCILER_SECRET_KEY"
+A = 'minimax.cn-main.sub_account["ci-bot"]'
+B = 'minimax.cn-main.sub_account["测试账号"]'
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token-value-0123456789"
+PASSWORD = "pa55w0rd-f00d"
+ISSUED = "2026-08-01T09:30:00Z"
+
+
+@pytest.fixture
+def key() -> bytes:
+    loaded = load_key(ENV, {ENV: generate_key()})
+    assert loaded is not None
+    return loaded
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "reconciler.secrets.json"
+
+
+def secret(password: str | None = PASSWORD) -> NewSecret:
+    return NewSecret(
+        address=A,
+        account="ci-bot@1687256519302470",
+        subject_id="1766027179931476045",
+        token=TOKEN,
+        issued_at=ISSUED,
+        password=password,
+    )
+
+
+# -- the key --
+
+
+def test_generate_key_gives_32_random_bytes_in_url_safe_base64() -> None:
+    keys = {generate_key() for _ in range(20)}
+
+    assert len(keys) == 20
+    for text in keys:
+        assert len(base64.urlsafe_b64decode(text)) == 32
+        assert "+" not in text and "/" not in text
+
+
+def test_a_generated_key_loads_back_to_its_bytes() -> None:
+    text = generate_key()
+
+    assert load_key(ENV, {ENV: text}) == base64.urlsafe_b64decode(text)
+    assert load_key(ENV, {ENV: f"  {text}\n"}) == base64.urlsafe_b64decode(text)
+    assert load_key(ENV, {ENV: text.rstrip("=")}) == base64.urlsafe_b64decode(text)
+
+
+def test_a_key_in_the_standard_base64_alphabet_is_accepted() -> None:
+    raw = b"\xfb\xff" * 16  # encodes with '+' and '/' (as `openssl rand -base64 32` prints)
+    text = base64.b64encode(raw).decode()
+    assert "+" in text and "/" in text
+
+    assert load_key(ENV, {ENV: text}) == raw
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_an_unset_or_empty_key_is_none(value: str | None) -> None:
+    environ = {} if value is None else {ENV: value}
+
+    assert load_key(ENV, environ) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "not base64 at all!",
+        base64.urlsafe_b64encode(b"short key").decode(),
+        base64.urlsafe_b64encode(bytes(16)).decode(),
+        base64.urlsafe_b64encode(bytes(64)).decode(),
+        "A" * 43 + "=" * 3,
+        # A valid key with a stray character: a lenient decoder would drop it and accept.
+        "!" + base64.urlsafe_b64encode(bytes(range(32))).decode(),
+    ],
+)
+def test_a_malformed_key_names_the_variable_and_keygen(value: str) -> None:
+    with pytest.raises(SecretsError) as caught:
+        load_key("MY_KEY", {"MY_KEY": value})
+
+    assert "MY_KEY" in str(caught.value)
+    assert "secrets keygen" in str(caught.value)
+    assert value not in str(caught.value)
+
+
+# -- the store --
+
+
+def test_secrets_live_beside_the_state() -> None:
+    assert secrets_path("state/reconciler.json") == Path("state/reconciler.secrets.json")
+    assert secrets_path(Path("/srv/x/prod.json")) == Path("/srv/x/prod.secrets.json")
+
+
+def test_a_stored_secret_is_read_back_by_a_new_store(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "password", PASSWORD, ISSUED)
+    store.put(B, "token", "second-token", ISSUED)
+    store.save()
+
+    again = SecretStore(store_path, key)
+
+    assert again.get(A, "token") == TOKEN
+    assert again.get(A, "password") == PASSWORD
+    assert again.get(B, "token") == "second-token"
+    assert again.has(A) and again.has(B)
+
+
+def test_the_store_file_is_private_and_holds_no_plaintext(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "password", PASSWORD, ISSUED)
+    store.save()
+
+    data = store_path.read_bytes()
+    assert stat.S_IMODE(store_path.stat().st_mode) == 0o600
+    assert TOKEN.encode() not in data
+    assert PASSWORD.encode() not in data
+    assert base64.b64encode(TOKEN.encode()) not in data
+    body = json.loads(data)
+    assert body["version"] == 1
+    assert body["secrets"][A]["token"]["issued_at"] == ISSUED
+    assert sorted(p.name for p in store_path.parent.iterdir()) == [store_path.name]
+
+
+def test_the_same_secret_is_sealed_differently_each_time(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(B, "token", TOKEN, ISSUED)
+    store.save()
+
+    body = json.loads(store_path.read_bytes())["secrets"]
+    assert body[A]["token"]["ciphertext"] != body[B]["token"]["ciphertext"]
+
+
+def test_a_missing_store_is_empty(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+
+    assert not store.has(A)
+    with pytest.raises(SecretsError, match="no token stored for"):
+        store.get(A, "token")
+    assert not store_path.exists()
+
+
+def test_a_wrong_key_cannot_decrypt(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+    other = load_key(ENV, {ENV: generate_key()})
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, other).get(A, "token")
+
+    assert "cannot decrypt" in str(caught.value)
+    assert A in str(caught.value)
+
+
+def rewrite(store_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    body = json.loads(store_path.read_bytes())
+    change(body["secrets"])
+    store_path.write_text(json.dumps(body), encoding="utf-8")
+
+
+def test_a_secret_moved_to_another_address_does_not_decrypt(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(B, "token", "b-token", ISSUED)
+    store.save()
+
+    def move(entries: dict) -> None:
+        entries[B]["token"] = entries[A]["token"]
+
+    rewrite(store_path, move)
+
+    moved = SecretStore(store_path, key)
+    assert moved.get(A, "token") == TOKEN
+    with pytest.raises(SecretsError, match="cannot decrypt the token of"):
+        moved.get(B, "token")
+
+
+def test_a_token_swapped_with_the_password_does_not_decrypt(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "password", PASSWORD, ISSUED)
+    store.save()
+
+    def swap(entries: dict) -> None:
+        entries[A]["token"], entries[A]["password"] = entries[A]["password"], entries[A]["token"]
+
+    rewrite(store_path, swap)
+
+    with pytest.raises(SecretsError, match="cannot decrypt"):
+        SecretStore(store_path, key).get(A, "token")
+
+
+@pytest.mark.parametrize(
+    "ciphertext",
+    [
+        "not base64!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(bytes(40)).decode(),
+        None,
+    ],
+)
+def test_an_altered_ciphertext_is_a_clear_error(
+    key: bytes, store_path: Path, ciphertext: str | None
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+
+    def alter(entries: dict) -> None:
+        entries[A]["token"]["ciphertext"] = ciphertext
+
+    rewrite(store_path, alter)
+
+    with pytest.raises(SecretsError, match="cannot decrypt the token of"):
+        SecretStore(store_path, key).get(A, "token")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"[]",
+        b'{"version": 1}',
+        b'{"secrets": {"x": []}}',
+        b'{"secrets": {"x": {"token": 1}}}',
+    ],
+)
+def test_a_corrupt_store_file_is_refused_naming_it(store_path: Path, content: bytes) -> None:
+    store_path.parent.mkdir(parents=True)
+    store_path.write_bytes(content)
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, None)
+
+    assert str(store_path) in str(caught.value)
+
+
+def test_without_a_key_nothing_can_be_stored_or_read(key: bytes, store_path: Path) -> None:
+    with pytest.raises(SecretsError, match="no encryption key"):
+        SecretStore(store_path, None).put(A, "token", TOKEN, ISSUED)
+
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+    keyless = SecretStore(store_path, None)
+    assert keyless.has(A)
+    with pytest.raises(SecretsError, match="no encryption key"):
+        keyless.get(A, "token")
+
+
+def test_a_removed_address_is_gone_after_save(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(B, "token", "b-token", ISSUED)
+    store.save()
+
+    store.remove(A)
+    store.remove('minimax.cn-main.sub_account["never"]')
+    store.save()
+
+    again = SecretStore(store_path, key)
+    assert not again.has(A)
+    assert again.get(B, "token") == "b-token"
+    with pytest.raises(SecretsError, match="no token stored"):
+        again.get(A, "token")
+    assert A not in store_path.read_text(encoding="utf-8")
+
+
+def test_a_new_value_replaces_the_old_one(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "token", "rotated", "2026-09-01T00:00:00Z")
+    store.save()
+
+    again = SecretStore(store_path, key)
+    assert again.get(A, "token") == "rotated"
+    assert json.loads(store_path.read_bytes())["secrets"][A]["token"]["issued_at"] == (
+        "2026-09-01T00:00:00Z"
+    )
+
+
+# -- the secrets command --
+
+SINK = """
+import sys
+data = sys.stdin.buffer.read()
+with open(sys.argv[1], "wb") as out:
+    out.write(data)
+"""
+
+
+@pytest.fixture
+def sink(tmp_path: Path) -> Path:
+    """A script that writes its stdin to the file named by its first argument."""
+    folder = tmp_path / "my scripts"
+    folder.mkdir()
+    script = folder / "sink.py"
+    script.write_text(SINK, encoding="utf-8")
+    return script
+
+
+def script(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "cmd.py"
+    path.write_text(textwrap.dedent(body), encoding="utf-8")
+    return path
+
+
+def test_the_command_receives_one_json_object_on_stdin(sink: Path, tmp_path: Path) -> None:
+    out = tmp_path / "received.json"
+
+    run_secrets_command(f'{sys.executable} "{sink}" {out}', secret())
+
+    received = json.loads(out.read_bytes())
+    assert received == {
+        "address": A,
+        "account": "ci-bot@1687256519302470",
+        "subject_id": "1766027179931476045",
+        "token": TOKEN,
+        "password": PASSWORD,
+        "issued_at": ISSUED,
+    }
+
+
+def test_the_password_is_sent_only_when_there_is_one(sink: Path, tmp_path: Path) -> None:
+    out = tmp_path / "received.json"
+
+    run_secrets_command(f"{sys.executable} '{sink}' {out}", secret(password=None))
+
+    received = json.loads(out.read_bytes())
+    assert set(received) == {"address", "account", "subject_id", "token", "issued_at"}
+
+
+def test_unicode_in_the_secret_reaches_the_command_as_utf8(sink: Path, tmp_path: Path) -> None:
+    out = tmp_path / "received.json"
+    unicode_secret = NewSecret(B, "测试账号@1", "1", TOKEN, ISSUED)
+
+    run_secrets_command(f'{sys.executable} "{sink}" {out}', unicode_secret)
+
+    assert json.loads(out.read_bytes().decode("utf-8"))["account"] == "测试账号@1"
+
+
+def test_the_command_is_not_run_through_a_shell(sink: Path, tmp_path: Path) -> None:
+    out = tmp_path / "received.json"
+    marker = tmp_path / "marker"
+
+    run_secrets_command(f'{sys.executable} "{sink}" {out} ; touch {marker}', secret())
+
+    assert out.exists()
+    assert not marker.exists()
+
+
+def test_a_failing_command_shows_its_status_and_redacted_stderr(tmp_path: Path) -> None:
+    failing = script(
+        tmp_path,
+        """
+        import json, sys
+        body = json.load(sys.stdin)
+        print("line one", file=sys.stderr)
+        print("line two", file=sys.stderr)
+        print("vault refused token " + body["token"], file=sys.stderr)
+        print("and password " + body["password"], file=sys.stderr)
+        print("printed on stdout: " + body["token"])
+        sys.exit(3)
+        """,
+    )
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{sys.executable} {failing}", secret())
+
+    message = str(caught.value)
+    assert "status 3" in message
+    assert "vault refused token [REDACTED]" in message
+    assert "and password [REDACTED]" in message
+    assert "line one" not in message  # only the tail
+    assert TOKEN not in message
+    assert PASSWORD not in message
+
+
+def test_a_command_killed_by_a_signal_says_so(tmp_path: Path) -> None:
+    killed = script(
+        tmp_path,
+        """
+        import os, signal, sys
+        sys.stdin.read()
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+    )
+
+    with pytest.raises(SecretsError, match="killed by signal 9"):
+        run_secrets_command(f"{sys.executable} {killed}", secret())
+
+
+def test_a_failing_command_without_stderr_still_gives_its_status(tmp_path: Path) -> None:
+    silent = script(tmp_path, "import sys; sys.exit(1)\n")
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{sys.executable} {silent}", secret())
+
+    assert str(caught.value) == "secrets.command exited with status 1"
+
+
+def test_a_command_that_ignores_its_stdin_is_fine(tmp_path: Path) -> None:
+    ignoring = script(tmp_path, "pass\n")
+
+    run_secrets_command(f"{sys.executable} {ignoring}", secret())
+
+
+def test_a_missing_program_is_not_found(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-program"
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{missing} --flag", secret())
+
+    assert "not found" in str(caught.value)
+    assert str(missing) in str(caught.value)
+
+
+def test_a_program_that_cannot_run_says_why(tmp_path: Path) -> None:
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(str(tmp_path), secret())  # a directory is not a program
+
+    assert "could not start" in str(caught.value)
+    assert str(tmp_path) in str(caught.value)
+    assert "None" not in str(caught.value)
+
+
+def test_an_unsplittable_command_is_a_clear_error() -> None:
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command('vault kv put "secret/x', secret())
+
+    assert "secrets.command cannot be split" in str(caught.value)
+    assert "quotation" in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["", "   "])
+def test_an_empty_command_is_a_clear_error(command: str) -> None:
+    with pytest.raises(SecretsError, match=r"secrets\.command is empty"):
+        run_secrets_command(command, secret())

@@ -1,0 +1,544 @@
+"""The local state backend: the JSON document, atomic private writes, and the OS lock.
+
+Lock tests that need a second holder run it in a real child process (a lock held by
+another process is what users meet); each child is killed in a ``finally`` and every
+wait is bounded, so a regression fails fast instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import LockError, StateError
+from reconciler.model import RecordedSubAccount, Status
+from reconciler.state import LocalBackend, StateDocument
+
+REPO = Path(__file__).resolve().parents[1]
+WAIT_S = 10
+
+HOLDER_SCRIPT = """
+import sys, time
+from reconciler.state import LocalBackend
+backend = LocalBackend(sys.argv[1])
+with backend.lock(sys.argv[2], shared=sys.argv[3] == "shared") as info:
+    print(info.id if info else "shared", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "reconciler.json"
+
+
+@pytest.fixture
+def backend(state_path: Path) -> LocalBackend:
+    return LocalBackend(state_path)
+
+
+def record(name: str = "ci-bot", **changes: object) -> RecordedSubAccount:
+    fields: dict[str, object] = {
+        "alias": "cn-main",
+        "name": name,
+        "group_id": "1687256519302470",
+        "subject_id": "1766027179931476045",
+        "token_generation": 1,
+        "token_issued_at": datetime(2026, 8, 1, 9, 30, tzinfo=UTC),
+        "token_fingerprint": "0123abcd",
+        "created_at": datetime(2026, 7, 1, 12, 0, tzinfo=UTC),
+        **changes,
+    }
+    return RecordedSubAccount(**fields)  # type: ignore[arg-type]
+
+
+@contextmanager
+def held_by_child(path: Path, operation: str = "apply", *, shared: bool = False) -> Iterator:
+    """A child process holding the lock; yields (process, lock id or "shared")."""
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER_SCRIPT, str(path), operation, "shared" if shared else "x"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            ready, _, _ = select.select([child.stdout], [], [], WAIT_S)
+            line = child.stdout.readline().strip() if ready else ""  # type: ignore[union-attr]
+            if not line:
+                child.kill()
+                pytest.fail(f"lock holder did not start: {child.stderr.read()}")  # type: ignore[union-attr]
+            yield child, line
+        finally:
+            child.kill()
+            child.wait(timeout=WAIT_S)
+
+
+def lock_refusal(backend: LocalBackend, operation: str, *, shared: bool = False) -> str:
+    """The message of the LockError that taking the lock raises (fails if it is taken)."""
+    with pytest.raises(LockError) as caught, backend.lock(operation, shared=shared):
+        pass
+    return str(caught.value)
+
+
+# -- reading and writing the document --
+
+
+def test_reading_a_missing_state_gives_an_empty_document_and_writes_nothing(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    state = backend.read()
+
+    assert state.serial == 0
+    assert state.resources == {}
+    assert str(uuid.UUID(state.lineage)) == state.lineage
+    assert not state_path.parent.exists()
+    assert not backend.exists()
+
+
+def test_each_fresh_document_has_its_own_lineage(backend: LocalBackend) -> None:
+    assert backend.read().lineage != backend.read().lineage
+
+
+def test_write_creates_the_directory_and_a_private_file(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    backend.write(backend.read())
+
+    assert state_path.is_file()
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+    assert backend.exists()
+
+
+def test_write_makes_an_existing_world_readable_file_private(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    backend.write(backend.read())
+    state_path.chmod(0o644)
+
+    backend.write(backend.read())
+
+    assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
+
+
+def test_every_write_raises_the_serial_and_keeps_the_lineage(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    state = backend.read()
+    lineage = state.lineage
+
+    backend.write(state)
+    assert state.serial == 1
+    again = backend.read()
+    backend.write(again)
+    backend.write(again)
+
+    final = backend.read()
+    assert (final.lineage, final.serial) == (lineage, 3)
+    on_disk = json.loads(state_path.read_text(encoding="utf-8"))
+    assert on_disk["version"] == 1
+    assert on_disk["lineage"] == lineage
+    assert on_disk["serial"] == 3
+
+
+def test_recorded_sub_accounts_round_trip(backend: LocalBackend) -> None:
+    state = backend.read()
+    records = [
+        record("ci-bot", status=Status.DISABLED, prevent_destroy=True),
+        record("测试账号"),
+        record('quote"and\\slash'),
+        record("imported", status=None, token_issued_at=None, token_fingerprint=None),
+        record("half-made", subject_id=None, pending=True, created_at=None, token_issued_at=None),
+    ]
+    for item in records:
+        state.put(item)
+    backend.write(state)
+
+    loaded = backend.read().sub_accounts()
+
+    assert loaded == {item.address: item for item in records}
+    assert loaded[records[3].address].status is None
+    assert loaded[records[4].address].pending
+    assert loaded[records[4].address].subject_id is None
+
+
+def test_unicode_names_are_written_readably(backend: LocalBackend, state_path: Path) -> None:
+    state = backend.read()
+    state.put(record("测试账号"))
+    backend.write(state)
+
+    text = state_path.read_text(encoding="utf-8")
+    assert '"name": "测试账号"' in text
+    assert "\\u" not in text
+
+
+def test_removed_records_are_gone_after_the_next_write(backend: LocalBackend) -> None:
+    state = backend.read()
+    state.put(record("a"))
+    state.put(record("b"))
+    backend.write(state)
+
+    state = backend.read()
+    state.remove(record("a").address)
+    state.remove('minimax.cn-main.sub_account["never-there"]')
+    backend.write(state)
+
+    assert list(backend.read().sub_accounts()) == [record("b").address]
+
+
+# -- a state file that cannot be trusted is refused clearly --
+
+
+def assert_clear(error: StateError, path: Path) -> None:
+    message = str(error)
+    assert str(path) in message
+    assert "Traceback" not in message
+    assert not re.search(r"\b[A-Z][a-zA-Z]+(Error|Exception)\b", message), message
+
+
+def test_corrupt_json_is_refused_naming_the_file(backend: LocalBackend, state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text('{"version": 1, "lineage": ', encoding="utf-8")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert "not valid JSON" in str(caught.value)
+    assert_clear(caught.value, state_path)
+
+
+def test_a_state_file_that_is_not_utf8_is_refused(backend: LocalBackend, state_path: Path) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_bytes(b"\xff\xfe\x00garbage")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert_clear(caught.value, state_path)
+
+
+def test_an_unknown_version_is_refused(backend: LocalBackend, state_path: Path) -> None:
+    backend.write(backend.read())
+    body = json.loads(state_path.read_text(encoding="utf-8"))
+    state_path.write_text(json.dumps({**body, "version": 2}), encoding="utf-8")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert "version 2 is not 1" in str(caught.value)
+    assert_clear(caught.value, state_path)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ([], "top level is not an object"),
+        ({"version": 1, "serial": 1, "resources": {}}, "lineage is missing"),
+        ({"version": 1, "lineage": "x", "resources": {}}, "serial is missing"),
+        ({"version": 1, "lineage": "x", "serial": 1}, "resources is missing"),
+    ],
+)
+def test_a_file_that_is_not_a_state_document_is_refused(
+    backend: LocalBackend, state_path: Path, body: object, reason: str
+) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text(json.dumps(body), encoding="utf-8")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert "not a reconciler state file" in str(caught.value)
+    assert reason in str(caught.value)
+    assert_clear(caught.value, state_path)
+
+
+def test_a_resource_under_the_wrong_address_is_refused(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    wrong = 'minimax.cn-main.sub_account["other-name"]'
+    body = {
+        "version": 1,
+        "lineage": str(uuid.uuid4()),
+        "serial": 4,
+        "resources": {wrong: record("ci-bot").to_dict()},
+    }
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text(json.dumps(body), encoding="utf-8")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert wrong in str(caught.value)
+    assert record("ci-bot").address in str(caught.value)
+    assert_clear(caught.value, state_path)
+
+
+@pytest.mark.parametrize(
+    ("address", "resource", "reason"),
+    [
+        ('minimax.cn-main.sub_account["x"]', {"type": "aws_instance"}, "unknown resource type"),
+        ("not-an-address", {**record("x").to_dict()}, "not a sub-account address"),
+        ('minimax.cn-main.sub_account["x"]', {"type": "minimax_sub_account"}, "malformed record"),
+        (
+            'minimax.cn-main.sub_account["x"]',
+            {**record("x").to_dict(), "status": "paused"},
+            "malformed record",
+        ),
+    ],
+)
+def test_malformed_resources_are_refused_naming_their_address(
+    backend: LocalBackend, state_path: Path, address: str, resource: dict, reason: str
+) -> None:
+    body = {"version": 1, "lineage": "l", "serial": 1, "resources": {address: resource}}
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text(json.dumps(body), encoding="utf-8")
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert address in str(caught.value)
+    assert reason in str(caught.value)
+    assert_clear(caught.value, state_path)
+
+
+def test_an_unreadable_state_path_is_a_state_error(backend: LocalBackend, state_path: Path) -> None:
+    state_path.mkdir(parents=True)  # a directory where the file should be
+
+    with pytest.raises(StateError) as caught:
+        backend.read()
+
+    assert_clear(caught.value, state_path)
+
+
+# -- atomic writes --
+
+
+def test_a_write_leaves_no_temporary_file_behind(backend: LocalBackend, state_path: Path) -> None:
+    state = backend.read()
+    for _ in range(3):
+        backend.write(state)
+
+    assert sorted(p.name for p in state_path.parent.iterdir()) == ["reconciler.json"]
+
+
+def test_a_failed_write_keeps_the_old_file_intact(
+    backend: LocalBackend, state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = backend.read()
+    state.put(record("kept"))
+    backend.write(state)
+    before = state_path.read_bytes()
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    state.put(record("lost"))
+    with pytest.raises(StateError) as caught:
+        backend.write(state)
+
+    assert "No space left on device" in str(caught.value)
+    assert_clear(caught.value, state_path)
+    assert state_path.read_bytes() == before
+    assert state.serial == 1  # not raised: nothing was written
+    assert sorted(p.name for p in state_path.parent.iterdir()) == ["reconciler.json"]
+
+
+def test_a_failed_write_with_a_bare_os_error_still_says_why(
+    backend: LocalBackend, state_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+
+    with pytest.raises(StateError) as caught:
+        backend.write(backend.read())
+
+    assert "disk on fire" in str(caught.value)
+    assert "None" not in str(caught.value)
+    assert not state_path.exists()
+
+
+# -- the lock --
+
+
+def test_an_exclusive_lock_records_who_holds_it(backend: LocalBackend) -> None:
+    with backend.lock("apply") as info:
+        assert info is not None
+        holder = backend.holder()
+        assert holder == info
+        assert info.operation == "apply"
+        assert info.pid == os.getpid()
+        assert info.who.endswith("@" + socket.gethostname())
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", info.created)
+        assert stat.S_IMODE(backend.lock_path.stat().st_mode) == 0o600
+
+    assert backend.holder() is None  # released: nobody named any more
+
+
+def test_a_lock_can_be_taken_again_after_release(backend: LocalBackend) -> None:
+    with backend.lock("apply") as first:
+        pass
+    with backend.lock("apply") as second:
+        assert second is not None and first is not None
+        assert second.id != first.id
+
+
+def test_a_second_exclusive_lock_names_the_holder(backend: LocalBackend, state_path: Path) -> None:
+    with held_by_child(state_path, "apply") as (child, lock_id):
+        message = lock_refusal(backend, "apply")
+
+    assert str(state_path) in message
+    assert f"pid {child.pid}" in message
+    assert "apply" in message
+    assert re.search(r"\S+@" + re.escape(socket.gethostname()), message)
+    assert re.search(r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message)
+    assert lock_id in message
+    assert f"force-unlock {lock_id}" in message
+
+
+def test_a_plan_cannot_read_while_an_apply_holds_the_lock(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    with held_by_child(state_path, "apply") as (_, lock_id):
+        message = lock_refusal(backend, "plan", shared=True)
+
+    assert "plan cannot run now" in message
+    assert lock_id in message
+
+
+def test_two_plans_can_hold_the_lock_together(backend: LocalBackend, state_path: Path) -> None:
+    with held_by_child(state_path, "plan", shared=True), backend.lock("plan", shared=True) as info:
+        assert info is None
+
+
+def test_an_apply_cannot_start_while_a_plan_reads(backend: LocalBackend, state_path: Path) -> None:
+    with held_by_child(state_path, "plan", shared=True):
+        message = lock_refusal(backend, "apply")
+
+    assert "apply cannot run now" in message
+    assert "plan" in message
+    assert "LOCK_ID" not in message  # no id to force-unlock: it ends by itself
+
+
+def test_the_same_process_cannot_take_the_lock_twice(state_path: Path) -> None:
+    with LocalBackend(state_path).lock("apply"):
+        assert "import cannot run now" in lock_refusal(LocalBackend(state_path), "import")
+
+
+def test_a_holder_killed_with_sigkill_frees_the_lock(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    with held_by_child(state_path, "apply") as (child, lock_id):
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=WAIT_S)
+
+        with backend.lock("apply") as info:
+            assert info is not None and info.id != lock_id
+
+
+def test_a_plan_after_a_killed_apply_clears_its_stale_name(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    with held_by_child(state_path, "apply") as (child, _):
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=WAIT_S)
+
+    with backend.lock("plan", shared=True):
+        assert backend.holder() is None
+
+
+def test_force_unlock_with_the_right_id_releases_the_lock(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    with held_by_child(state_path, "apply") as (child, lock_id):
+        holder = backend.force_unlock(lock_id)
+
+        assert holder.id == lock_id
+        assert holder.pid == child.pid
+        with backend.lock("apply") as info:  # while the old holder is still running
+            assert info is not None and info.id != lock_id
+            assert backend.holder() == info
+
+
+def test_force_unlock_with_a_wrong_id_names_the_holder(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    with held_by_child(state_path, "apply") as (child, lock_id):
+        with pytest.raises(LockError) as caught:
+            backend.force_unlock("00000000-0000-0000-0000-000000000000")
+
+        message = str(caught.value)
+        assert "does not match" in message
+        assert f"pid {child.pid}" in message
+        assert lock_id in message
+        assert lock_id in lock_refusal(backend, "apply")  # still locked
+
+
+def test_force_unlock_when_not_locked_says_so(backend: LocalBackend) -> None:
+    with pytest.raises(LockError) as caught:
+        backend.force_unlock("00000000-0000-0000-0000-000000000000")
+
+    assert "not locked" in str(caught.value)
+
+
+def test_force_unlock_after_release_says_not_locked(backend: LocalBackend) -> None:
+    with backend.lock("apply") as info:
+        assert info is not None
+        lock_id = info.id
+
+    with pytest.raises(LockError) as caught:
+        backend.force_unlock(lock_id)
+
+    assert "not locked" in str(caught.value)
+
+
+def test_force_unlock_of_a_killed_holder_says_not_locked(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    # The dead holder's name is still in the lock file, but the kernel freed the lock.
+    with held_by_child(state_path, "apply") as (child, lock_id):
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=WAIT_S)
+
+        with pytest.raises(LockError) as caught:
+            backend.force_unlock(lock_id)
+
+    assert "not locked" in str(caught.value)
+    assert backend.holder() is None
+
+
+def test_force_unlock_of_a_lock_in_this_process_then_relock(state_path: Path) -> None:
+    first = LocalBackend(state_path)
+    with first.lock("apply") as info:
+        assert info is not None
+        LocalBackend(state_path).force_unlock(info.id)
+
+        with LocalBackend(state_path).lock("import") as again:
+            assert again is not None and again.operation == "import"
+
+
+def test_state_document_to_json_never_holds_secret_fields() -> None:
+    state = StateDocument()
+    state.put(record("ci-bot"))
+
+    body = json.loads(state.to_json())
+    (resource,) = body["resources"].values()
+
+    assert not {"token", "password", "api_key"} & set(resource)
+    assert resource["token_fingerprint"] == "0123abcd"
