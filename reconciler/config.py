@@ -33,7 +33,16 @@ from reconciler.model import (
     XaiTeam,
 )
 from reconciler.schema import schema_issues
-from reconciler.yamlsource import Location, Locations, Path, YamlError, format_path, load_yaml
+from reconciler.yamlsource import (
+    Location,
+    Locations,
+    Path,
+    YamlDocument,
+    YamlError,
+    display_path,
+    format_path,
+    load_yaml,
+)
 
 DEFAULT_CONFIG = "reconciler.yaml"
 
@@ -72,6 +81,7 @@ def load_config(paths: Sequence[str]) -> Desired:
     merged: dict[str, Any] = {}
     locations: Locations = {}
     issues: list[ConfigIssue] = []
+    parsed = 0
     for file in files:
         try:
             text = FsPath(file).read_text(encoding="utf-8")
@@ -83,21 +93,36 @@ def load_config(paths: Sequence[str]) -> Desired:
         except YamlError as exc:
             issues.extend(exc.issues)
             continue
+        parsed += 1
         issues.extend(document.issues)
-        if "version" not in document.data:
-            issues.append(
-                ConfigIssue(
-                    file, 1, "version", "required key 'version' is missing (write 'version: 1')"
-                )
-            )
-        _Merger(merged, locations, document.locations, issues).mapping(document.data, (), ())
-    if not merged:
+        issues.extend(_version_issues(document))
+        # Every file carries its own ``version: 1`` (checked above), so it is not merged.
+        body = {key: value for key, value in document.data.items() if key != "version"}
+        _Merger(merged, locations, document.locations, issues).mapping(body, (), ())
+    if not parsed:
         raise ConfigError(issues)
+    merged = {"version": 1, **merged}
     issues.extend(schema_issues(merged, locations, files[0]))
     issues.extend(_duplicate_names(merged, locations))
     if issues:
         raise ConfigError(issues)
     return _build(merged, files)
+
+
+def _version_issues(document: YamlDocument) -> list[ConfigIssue]:
+    """Each file must say ``version: 1``, so a file of another version is never misread."""
+    if "version" not in document.data:
+        message = "required key 'version' is missing (write 'version: 1')"
+        return [ConfigIssue(document.file, 1, "version", message)]
+    value = document.data["version"]
+    if type(value) is int and value == 1:
+        return []
+    location = document.locations[("version",)]
+    found = location.raw if location.yaml_kind else repr(location.raw)
+    if location.raw is None:
+        found = "a mapping" if isinstance(value, dict) else "a list"
+    message = f"must be 1, the only config version that exists (found {found})"
+    return [ConfigIssue(document.file, location.line, "version", message)]
 
 
 class _Merger:
@@ -128,13 +153,11 @@ class _Merger:
                 target[key].extend(
                     self._copy(item, (*s, i), (*d, start + i)) for i, item in enumerate(value)
                 )
-            elif d == ("version",) and target[key] == value:
-                continue
             else:
                 here, first = self.file_locations[s], self.merged_locations[d]
                 self.issues.append(
                     ConfigIssue(
-                        here.file, here.line, format_path(d), f"declared twice (first at {first})"
+                        here.file, here.line, format_path(s), f"declared twice (first at {first})"
                     )
                 )
 
@@ -154,18 +177,25 @@ class _Merger:
 
 
 def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[ConfigIssue]:
+    """Names must be unique in a group. Runs on unvalidated data, so it skips bad shapes."""
     issues = []
-    for alias, group in merged.get("minimax", {}).items():
+    groups = merged.get("minimax")
+    for alias, group in groups.items() if isinstance(groups, dict) else ():
         first: dict[str, Location] = {}
-        for i, account in enumerate(group.get("sub_accounts", [])):
-            name = account.get("name")
+        accounts = group.get("sub_accounts") if isinstance(group, dict) else None
+        for i, account in enumerate(accounts if isinstance(accounts, list) else ()):
+            name = account.get("name") if isinstance(account, dict) else None
             path = ("minimax", alias, "sub_accounts", i, "name")
+            if not isinstance(name, str) or path not in locations:
+                continue  # the schema reports a missing or mistyped name
             here = locations[path]
             if name in first:
                 message = (
                     f"duplicate sub-account name {name!r} in group {alias} (first at {first[name]})"
                 )
-                issues.append(ConfigIssue(here.file, here.line, format_path(path), message))
+                issues.append(
+                    ConfigIssue(here.file, here.line, display_path(locations, path), message)
+                )
             else:
                 first[name] = here
     return issues
@@ -252,6 +282,7 @@ def required_env(desired: Desired) -> list[str]:
 
 def resolve_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
     """Values of ``names``; raises naming every unset or empty one, before any provider call."""
+    names = list(dict.fromkeys(names))  # may be a generator; each name once
     missing = [name for name in names if not environ.get(name, "").strip()]
     if missing:
         listed = ", ".join(missing)

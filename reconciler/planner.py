@@ -24,6 +24,8 @@ from reconciler.model import (
     Plan,
     RecordedSubAccount,
     iso,
+    parse_sub_account_address,
+    sub_account_address,
 )
 
 _ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.ROTATE: 2, Action.DELETE: 3}
@@ -33,7 +35,7 @@ _ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.ROTATE: 2, Action.DE
 class _Draft:
     changes: list[Change] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (address, message)
 
 
 def make_plan(
@@ -47,6 +49,7 @@ def make_plan(
 ) -> Plan:
     """Compare what the config wants with what state records; raise ``PlanError`` if unsafe."""
     draft = _Draft()
+    targets = [_normalize_target(t) for t in targets]
     wanted = desired.sub_accounts()
     for address, account in wanted.items():
         record = recorded.get(address)
@@ -67,7 +70,8 @@ def make_plan(
         )
     changes = _select(draft.changes, targets, draft)
     if draft.errors and _errors_in_scope(draft.errors, targets):
-        raise PlanError("cannot plan:\n" + "\n".join(f"  {e}" for e in draft.errors))
+        messages = [f"{address}: {message}" for address, message in draft.errors]
+        raise PlanError("cannot plan:\n" + "\n".join(f"  {m}" for m in messages))
     changes.sort(key=lambda c: (c.address, _ACTION_ORDER[c.action]))
     return Plan(
         changes=tuple(changes),
@@ -101,9 +105,12 @@ def _compare(
 ) -> None:
     if record.group_id != group_id:
         draft.errors.append(
-            f"{account.address}: group_id changed from {record.group_id} to {group_id}; a sub-account "
-            "cannot move between groups. Restore group_id, or `reconciler state rm` it and let a "
-            "new one be created"
+            (
+                account.address,
+                f"group_id changed from {record.group_id} to {group_id}; a sub-account "
+                "cannot move between groups. Restore group_id, or `reconciler state rm` it and "
+                "let a new one be created",
+            )
         )
         return
     if record.pending:
@@ -157,16 +164,34 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
     address = record.address
     if record.prevent_destroy:
         draft.errors.append(
-            f"{address}: removed from config, but prevent_destroy was set when it was last applied. "
-            "To delete it, first apply it with prevent_destroy: false; to stop managing it without "
-            f"deleting it, run `reconciler state rm '{address}'`"
+            (
+                address,
+                "removed from config, but prevent_destroy was set when it was last applied. "
+                "To delete it, first apply it with prevent_destroy: false; to stop managing it "
+                f"without deleting it, run `reconciler state rm '{address}'`",
+            )
         )
         return
-    if record.alias not in desired.minimax:
+    group = desired.minimax.get(record.alias)
+    if group is None:
         draft.errors.append(
-            f"{address}: its group minimax.{record.alias} is gone from the config, so it cannot be "
-            "deleted (no API key or base_url). Keep the group with an empty sub_accounts list to "
-            f"delete its accounts, or run `reconciler state rm '{address}'` to forget it"
+            (
+                address,
+                f"its group minimax.{record.alias} is gone from the config, so it cannot be "
+                "deleted (no API key or base_url). Keep the group with an empty sub_accounts list "
+                f"to delete its accounts, or run `reconciler state rm '{address}'` to forget it",
+            )
+        )
+        return
+    if group.group_id != record.group_id:
+        # The delete would go to the configured group with the other group's subject_id.
+        draft.errors.append(
+            (
+                address,
+                f"removed from config, but it was created in group {record.group_id} and "
+                f"minimax.{record.alias} is now group {group.group_id}, so it cannot be deleted "
+                f"from here. Restore group_id, or run `reconciler state rm '{address}'` to forget it",
+            )
         )
         return
     status = record.status.value if record.status else None
@@ -195,8 +220,14 @@ def _matches(address: str, target: str) -> bool:
     return address == target or address.startswith(target + ".")
 
 
-def _errors_in_scope(errors: list[str], targets: Sequence[str]) -> bool:
-    return not targets or any(any(_matches(e.split(":", 1)[0], t) for t in targets) for e in errors)
+def _normalize_target(target: str) -> str:
+    """A sub-account address in its canonical spelling (``\\u6570`` -> ``数``)."""
+    parsed = parse_sub_account_address(target)
+    return sub_account_address(*parsed) if parsed else target
+
+
+def _errors_in_scope(errors: list[tuple[str, str]], targets: Sequence[str]) -> bool:
+    return not targets or any(any(_matches(a, t) for t in targets) for a, _ in errors)
 
 
 def _text(value: Any) -> str:

@@ -11,13 +11,14 @@ to quote a scalar that YAML 1.1 typed where a string is wanted.
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from reconciler.errors import ConfigIssue
-from reconciler.yamlsource import Location, Locations, Path, format_path
+from reconciler.yamlsource import Location, Locations, Path, display_path
 
 
 @cache
@@ -33,7 +34,40 @@ def _validator(name: str) -> Any:
     import jsonschema  # lazy: costs ~150 ms at import, not needed for --help
 
     schema = load_schema(name)
-    return jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.validators.extend(
+        jsonschema.Draft202012Validator, {"pattern": _pattern, "minimum": _minimum}
+    )
+    return validator(schema)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """``pattern`` with JSON Schema's (ECMA 262) meaning of a final ``$``: the very end.
+
+    Python's ``$`` also matches before a trailing newline, so ``"ci-bot\\n"`` would pass
+    ``^[^\\u0000-\\u001f]+$`` and ``"90d\\n"`` the duration pattern.
+    """
+    import jsonschema
+
+    if validator.is_type(instance, "string") and not re.search(_ecma(pattern), instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _ecma(pattern: str) -> str:
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        return pattern[:-1] + "\\Z"
+    return pattern
+
+
+def _minimum(validator: Any, minimum: Any, instance: Any, schema: dict[str, Any]) -> Any:
+    """``minimum`` that reports ``.nan`` instead of raising on the Decimal comparison."""
+    import jsonschema
+    from jsonschema._keywords import minimum as original
+
+    if isinstance(instance, Decimal) and instance.is_nan():
+        yield jsonschema.ValidationError(f"{instance} is not a number")
+        return
+    yield from original(validator, minimum, instance, schema)
 
 
 def schema_issues(
@@ -72,7 +106,8 @@ def _describe(error: Any, locations: Locations, fallback_file: str) -> list[Conf
             _issue(locations, (*path, key), fallback_file, f"unknown key '{key}'{hint}")
             for key in extra
         ]
-    if error.validator == "propertyNames":
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports the key's own failure (pattern) at the mapping's path.
         key = error.instance
         message = error.schema.get("x-message") or error.message
         return [_issue(locations, (*path, key), fallback_file, f"'{key}' {message}")]
@@ -80,29 +115,57 @@ def _describe(error: Any, locations: Locations, fallback_file: str) -> list[Conf
         return [_issue(locations, path, fallback_file, error.message.replace("property", "key"))]
     location = _locate(locations, path, fallback_file)
     message = _message(error, location)
-    return [ConfigIssue(location.file, location.line, format_path(path), message)]
+    return [ConfigIssue(location.file, location.line, display_path(locations, path), message)]
 
 
 def _issue(locations: Locations, path: Path, fallback_file: str, message: str) -> ConfigIssue:
     location = _locate(locations, path, fallback_file)
-    return ConfigIssue(location.file, location.line, format_path(path), message)
+    return ConfigIssue(location.file, location.line, display_path(locations, path), message)
 
 
 def _message(error: Any, location: Location) -> str:
     schema = error.schema
+    if schema.get("x-sensitive"):
+        # Checked first: the value may be a pasted API key, even one YAML reads as a number.
+        return str(schema["x-message"])
     wants_string = "string" in _types(schema) or _enum_of_strings(schema)
     if location.yaml_kind and wants_string and error.validator in ("type", "enum", "const"):
         raw = location.raw or ""
         enum = schema.get("enum")
+        if location.yaml_kind == "null":
+            return (
+                "has no value"
+                if raw in ("", "~")
+                else f'{raw} is read by YAML as null; quote it: "{raw}"'
+            )
         if enum is not None and raw not in enum:
-            return f"{raw!r} is not one of {enum}"
+            return (
+                f"{raw!r} is not one of {enum} (YAML reads an unquoted {raw} as a "
+                f"{location.yaml_kind}; quote a value that is meant as text)"
+            )
         return f'{raw} is read by YAML as a {location.yaml_kind}; quote it: "{raw}"'
-    if schema.get("x-sensitive"):
-        return schema["x-message"]
-    if error.validator in ("type", "enum", "const") or "x-message" not in schema:
-        return error.message
-    shown = repr(location.raw) if location.raw is not None else _short(error.instance)
+    shown = _shown(error.instance, location)
+    if error.validator == "type":
+        wanted = " or ".join(repr(t) for t in _types(schema))
+        return f"{shown} is not of type {wanted}"
+    if error.validator == "enum":
+        return f"{shown} is not one of {schema['enum']}"
+    if "x-message" not in schema:
+        return str(error.message)
     return f"{shown} {schema['x-message']}"
+
+
+def _shown(instance: Any, location: Location) -> str:
+    """A value as the user wrote it: the YAML text of a plain scalar, else a short repr."""
+    if location.yaml_kind == "null":
+        return "an empty value" if location.raw in ("", "~") else "null"
+    if location.raw is not None and not isinstance(instance, dict | list):
+        return location.raw if location.yaml_kind else repr(location.raw)
+    if isinstance(instance, dict):
+        return "a mapping"
+    if isinstance(instance, list):
+        return "a list"
+    return _short(instance)
 
 
 def _types(schema: dict[str, Any]) -> list[str]:
@@ -111,7 +174,7 @@ def _types(schema: dict[str, Any]) -> list[str]:
 
 
 def _enum_of_strings(schema: dict[str, Any]) -> bool:
-    enum = schema.get("enum")
+    enum = schema.get("enum") or []
     return bool(enum) and all(isinstance(v, str) for v in enum)
 
 
@@ -129,12 +192,17 @@ def _money_precision_issues(
     for path, value in _money_values(document):
         if isinstance(value, Decimal | int) and not isinstance(value, bool):
             amount = Decimal(value)
+            if amount.is_nan():
+                continue  # reported by ``minimum``
             if amount >= 0 and (not amount.is_finite() or amount.as_tuple().exponent < -2):  # type: ignore[operator]
                 location = _locate(locations, path, fallback_file)
                 raw = location.raw or str(value)
                 issues.append(
                     ConfigIssue(
-                        location.file, location.line, format_path(path), f"{raw!r} {message}"
+                        location.file,
+                        location.line,
+                        display_path(locations, path),
+                        f"{raw!r} {message}",
                     )
                 )
     return issues

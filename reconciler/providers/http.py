@@ -164,7 +164,7 @@ def _too_long_to_wait(error: ProviderError, policy: RetryPolicy) -> ProviderErro
 def _delay(policy: RetryPolicy, attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return retry_after
-    backoff = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+    backoff = min(policy.max_delay, policy.base_delay * 2.0 ** (attempt - 1))
     return backoff * random.uniform(0.5, 1.0)
 
 
