@@ -3,7 +3,8 @@
 Changes to one address run in order (update before rotate); addresses run in parallel,
 at most ``parallelism`` at once, creates/updates/rotates before any delete. The state is
 written after every single change (``Recorder``), so a crash loses at most the change in
-flight, and a create is recorded as *pending* before its call. One failed change does
+flight, and a create is recorded as *pending* before its call. Ctrl-C lets the changes in
+flight finish and starts no new ones. One failed change does
 not stop the independent ones; the ``Receipt`` lists what succeeded, failed or was
 skipped. What each action does is in ``actions``.
 """
@@ -147,10 +148,14 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
     ]
     receipt = Receipt()
     results_lock = threading.Lock()
+    stop = threading.Event()
 
     def run(group: list[Change]) -> None:
         outcomes: list[Outcome] = []
         for index, change in enumerate(group):
+            if stop.is_set():
+                outcomes.extend(_not_started(group[index:]))
+                break
             started = time.monotonic()
             context.report(f"{change.address}: {change.action.value} ...")
             try:
@@ -177,13 +182,29 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
             receipt.outcomes.extend(outcomes)
 
     for phase in phases:
-        if not phase:
+        if stop.is_set():
+            receipt.outcomes.extend(o for group in phase for o in _not_started(group))
             continue
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            list(pool.map(run, phase))
+            futures = [pool.submit(run, group) for group in phase]
+            try:
+                for future in futures:
+                    future.result()
+            except KeyboardInterrupt:
+                stop.set()
+                context.report(
+                    "Interrupted: finishing the changes in flight and starting no new ones "
+                    "(the state stays recorded as it goes)."
+                )
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
     return receipt
+
+
+def _not_started(changes: list[Change]) -> list[Outcome]:
+    return [
+        Outcome(c.address, c.action, SKIPPED, "not started: apply was interrupted") for c in changes
+    ]
 
 
 def _progress(outcome: Outcome, seconds: float) -> str:

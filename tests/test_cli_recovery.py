@@ -261,3 +261,34 @@ def _wait_for(condition, timeout: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
+    workdir.config("- name: a\n- name: b\n- name: c\n")
+    workdir.sandbox.add_fault(
+        method="POST", path="/v1/sub_account", kind="latency", delay=2.0, times=1
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "1"],
+        cwd=workdir.path,
+        env=workdir.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
+        os.kill(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1
+    assert "Interrupted: finishing the changes in flight" in stderr
+    assert "1 succeeded, 0 failed, 2 skipped" in stdout
+    assert "Traceback" not in stderr
+    (created,) = workdir.accounts()
+    recorded = _state(workdir)["resources"]
+    assert list(recorded) == [f'minimax.cn-main.sub_account["{created}"]']
+    assert recorded[f'minimax.cn-main.sub_account["{created}"]']["pending"] is False
