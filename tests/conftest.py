@@ -78,6 +78,18 @@ class Workdir:
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """The CLI in the background (to interrupt, kill or race it); output is captured."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=self.path,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
     def accounts(self) -> dict[str, dict]:
         return {a["account_name"]: a for a in self.sandbox.minimax_accounts(GROUP)}
 

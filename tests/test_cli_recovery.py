@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -202,14 +201,7 @@ def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
     workdir.sandbox.add_fault(
         method="POST", path="/v1/sub_account", kind="latency", delay=3.0, times=1
     )
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-        cwd=workdir.path,
-        env=workdir.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    holder = workdir.start("apply", "--auto-approve")
     try:
         _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         blocked = workdir.run("apply", "--auto-approve")
@@ -219,10 +211,12 @@ def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
         assert planned.code == 1 and "is locked by" in planned.stderr
         lock_id = blocked.stderr.split("force-unlock ")[1].split()[0]
         assert workdir.run("force-unlock", "not-the-id").code == 1
-        assert holder.wait(timeout=30) == 0
+        holder.communicate(timeout=30)
+        assert holder.returncode == 0
     finally:
-        holder.kill()
-        holder.wait()
+        if holder.poll() is None:
+            holder.kill()
+        holder.communicate()
     assert workdir.run("force-unlock", lock_id).code == 1  # released by its holder already
 
 
@@ -231,21 +225,14 @@ def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
     workdir.sandbox.add_fault(
         method="POST", path="/v1/sub_account", kind="latency", delay=5.0, times=None
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-        cwd=workdir.path,
-        env=workdir.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = workdir.start("apply", "--auto-approve")
     try:
         _wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
             proc.kill()
+        proc.communicate(timeout=10)
     state = _state(workdir)
     assert all(r["pending"] for r in state["resources"].values())
     workdir.sandbox.clear_faults()
@@ -268,15 +255,7 @@ def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
     workdir.sandbox.add_fault(
         method="POST", path="/v1/sub_account", kind="latency", delay=2.0, times=1
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--parallelism", "1"],
-        cwd=workdir.path,
-        env=workdir.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = workdir.start("apply", "--auto-approve", "--parallelism", "1")
     try:
         _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         os.kill(proc.pid, signal.SIGINT)
@@ -284,6 +263,7 @@ def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.communicate()
     assert proc.returncode == 1
     assert "Interrupted: finishing the changes in flight" in stderr
     assert "1 succeeded, 0 failed, 2 skipped" in stdout
