@@ -22,6 +22,7 @@ from reconciler.model import (
     iso,
     parse_sub_account_address,
 )
+from reconciler.providers.minimax import CreatedSubAccount
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
 
 _REFUSED_NAME = 2013
@@ -42,40 +43,25 @@ def _create(change: Change, context: ApplyContext) -> str:
     account = context.desired.sub_accounts().get(change.address)
     if account is None:
         raise PlanError(f"{change.address} is not in the config any more; plan again")
-    group = context.desired.minimax[account.alias]
     prior = context.recorder.recorded(change.address)
-    was_pending = prior is not None and prior.pending
     pending = RecordedSubAccount(
         alias=account.alias,
         name=account.name,
-        group_id=group.group_id,
+        group_id=context.desired.minimax[account.alias].group_id,
         subject_id=None,
         token_generation=account.token_generation,
         prevent_destroy=account.prevent_destroy,
         pending=True,
         created_at=prior.created_at if prior else None,
     )
-    context.recorder.record(pending)
+    context.recorder.record(pending)  # before the call: a lost answer is seen next run
     provider = context.providers.minimax(account.alias)
     try:
         created = provider.create(account.name)
     except ProviderError as exc:
+        was_pending = prior is not None and prior.pending
         raise _create_failed(change.address, exc, was_pending, context) from None
-    issued = context.now()
-    secrets = {
-        "token": created.token,
-        **({"password": created.password} if created.password else {}),
-    }
-    context.recorder.keep_secrets(change.address, secrets, iso(issued))
-    record = dataclasses.replace(
-        pending,
-        subject_id=created.subject_id,
-        pending=False,
-        token_issued_at=issued,
-        token_fingerprint=fingerprint(created.token),
-        created_at=issued,
-    )
-    context.recorder.record(record)
+    record = _keep_created(change.address, pending, created, context)
     note = f"subject_id {created.subject_id}"
     if account.status is Status.DISABLED:
         try:
@@ -86,16 +72,40 @@ def _create(change: Change, context: ApplyContext) -> str:
             ) from None
         context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
         note += ", disabled"
+    issued = iso(record.token_issued_at) if record.token_issued_at else ""
     secret = NewSecret(
         change.address,
         created.account,
         created.subject_id,
         created.token,
-        iso(issued),
+        issued,
         created.password or None,
     )
     _hand_to_command(secret, context, f"created ({note})")
     return note
+
+
+def _keep_created(
+    address: str, pending: RecordedSubAccount, created: CreatedSubAccount, context: ApplyContext
+) -> RecordedSubAccount:
+    """Seal the secrets first, then record the id: a crash in between leaves a pending
+    record whose secrets are still in the store, recoverable by ``import``."""
+    issued = context.now()
+    secrets = {
+        "token": created.token,
+        **({"password": created.password} if created.password else {}),
+    }
+    context.recorder.keep_secrets(address, secrets, iso(issued))
+    record = dataclasses.replace(
+        pending,
+        subject_id=created.subject_id,
+        pending=False,
+        token_issued_at=issued,
+        token_fingerprint=fingerprint(created.token),
+        created_at=issued,
+    )
+    context.recorder.record(record)
+    return record
 
 
 def _create_failed(

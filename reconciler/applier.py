@@ -137,8 +137,6 @@ def check_secrets_ready(
 
 def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Receipt:
     """Execute every change of ``plan``; never raises for a single failed change."""
-    from reconciler.actions import execute  # the actions import the applier's types
-
     by_address: dict[str, list[Change]] = {}
     for change in plan.changes:
         by_address.setdefault(change.address, []).append(change)
@@ -147,58 +145,64 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
         [group for group in by_address.values() if group[0].action is Action.DELETE],
     ]
     receipt = Receipt()
-    results_lock = threading.Lock()
     stop = threading.Event()
-
-    def run(group: list[Change]) -> None:
-        outcomes: list[Outcome] = []
-        for index, change in enumerate(group):
-            if stop.is_set():
-                outcomes.extend(_not_started(group[index:]))
-                break
-            started = time.monotonic()
-            context.report(f"{change.address}: {change.action.value} ...")
-            try:
-                message = execute(change, context)
-                outcome = Outcome(change.address, change.action, SUCCEEDED, message)
-            except ReconcilerError as exc:
-                outcome = Outcome(change.address, change.action, FAILED, str(exc))
-            except Exception as exc:  # a bug must not lose the other changes' records
-                outcome = Outcome(change.address, change.action, FAILED, f"internal error: {exc!r}")
-            context.report(_progress(outcome, time.monotonic() - started))
-            outcomes.append(outcome)
-            if outcome.result == FAILED:
-                outcomes.extend(
-                    Outcome(
-                        c.address,
-                        c.action,
-                        SKIPPED,
-                        f"skipped: the {change.action.value} before it failed",
-                    )
-                    for c in group[index + 1 :]
-                )
-                break
-        with results_lock:
-            receipt.outcomes.extend(outcomes)
-
     for phase in phases:
         if stop.is_set():
             receipt.outcomes.extend(o for group in phase for o in _not_started(group))
-            continue
-        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            futures = [pool.submit(run, group) for group in phase]
-            try:
-                for future in futures:
-                    future.result()
-            except KeyboardInterrupt:
-                stop.set()
-                context.report(
-                    "Interrupted: finishing the changes in flight and starting no new ones "
-                    "(the state stays recorded as it goes)."
-                )
+        else:
+            receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop))
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
     return receipt
+
+
+def _run_phase(
+    phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: threading.Event
+) -> list[Outcome]:
+    """Run independent addresses in parallel; on Ctrl-C let those in flight finish."""
+    outcomes: list[Outcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        futures = [pool.submit(_run_address, group, context, stop) for group in phase]
+        try:
+            for future in futures:
+                outcomes.extend(future.result())
+        except KeyboardInterrupt:
+            stop.set()
+            context.report(
+                "Interrupted: finishing the changes in flight and starting no new ones "
+                "(the state stays recorded as it goes)."
+            )
+    if stop.is_set():  # collect what the interrupted wait did not
+        outcomes = [o for future in futures for o in future.result()]
+    return outcomes
+
+
+def _run_address(
+    group: list[Change], context: ApplyContext, stop: threading.Event
+) -> list[Outcome]:
+    """One address's changes in order; after a failure the rest are skipped."""
+    from reconciler.actions import execute  # the actions import the applier's types
+
+    outcomes: list[Outcome] = []
+    for index, change in enumerate(group):
+        if stop.is_set():
+            return outcomes + _not_started(group[index:])
+        started = time.monotonic()
+        context.report(f"{change.address}: {change.action.value} ...")
+        try:
+            outcome = Outcome(change.address, change.action, SUCCEEDED, execute(change, context))
+        except ReconcilerError as exc:
+            outcome = Outcome(change.address, change.action, FAILED, str(exc))
+        except Exception as exc:  # a bug must not lose the other changes' records
+            outcome = Outcome(change.address, change.action, FAILED, f"internal error: {exc!r}")
+        context.report(_progress(outcome, time.monotonic() - started))
+        outcomes.append(outcome)
+        if outcome.result == FAILED:
+            reason = f"skipped: the {change.action.value} before it failed"
+            return outcomes + [
+                Outcome(c.address, c.action, SKIPPED, reason) for c in group[index + 1 :]
+            ]
+    return outcomes
 
 
 def _not_started(changes: list[Change]) -> list[Outcome]:

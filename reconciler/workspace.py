@@ -10,11 +10,11 @@ the commands as parse, call, render, exit code.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.config import DEFAULT_CONFIG, load_config, required_env, resolve_env
 from reconciler.errors import PlanError
@@ -23,6 +23,9 @@ from reconciler.planner import make_plan
 from reconciler.render import FORMAT_VERSION, plan_to_dict
 from reconciler.secrets import SecretStore, load_key, secrets_path
 from reconciler.state import LocalBackend, StateDocument
+
+if TYPE_CHECKING:
+    from reconciler.applier import Receipt
 
 
 @dataclass
@@ -75,6 +78,29 @@ class Workspace:
             lineage=state.lineage,
             serial=state.serial,
         )
+
+    def execute(
+        self,
+        plan: Plan,
+        state: StateDocument,
+        store: SecretStore | None,
+        credentials: dict[str, str],
+        now: Callable[[], datetime],
+        report: Callable[[str], None],
+        parallelism: int,
+    ) -> Receipt:
+        """Run the applier with providers for this config; the caller holds the lock."""
+        from reconciler.applier import ApplyContext, ProviderPool, Recorder, apply_plan
+
+        providers = ProviderPool(self.config, credentials)
+        recorder = Recorder(self.backend, state, store)
+        context = ApplyContext(
+            self.config, recorder, providers, self.secrets_settings.command, now, report
+        )
+        try:
+            return apply_plan(plan, context, parallelism)
+        finally:
+            providers.close()
 
     def check_access(self, today: date, recorded_aliases: set[str]) -> None:
         """MiniMax has no read of sub-accounts; a one-day bills query proves key and group.

@@ -1,0 +1,104 @@
+"""Commands on what is recorded: state list/show/rm, secrets keygen/show, force-unlock.
+
+They use the config's ``state`` and ``secrets`` settings when a config is there, and the
+defaults otherwise, so they work in an empty directory too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from reconciler.cli.common import config_option, err, open_workspace
+from reconciler.errors import StateError
+
+
+@click.group()
+def state() -> None:
+    """Inspect or edit the recorded state."""
+
+
+@state.command(name="list")
+@config_option
+def state_list(config_paths: Sequence[str]) -> int:
+    """List recorded addresses."""
+    backend = open_workspace(config_paths).backend
+    for address, data in sorted(backend.read().resources.items()):
+        suffix = " (pending create)" if data.get("pending") else ""
+        click.echo(f"{address}{suffix}")
+    return 0
+
+
+@state.command(name="show")
+@click.argument("address", metavar="ADDR")
+@config_option
+def state_show(address: str, config_paths: Sequence[str]) -> int:
+    """Show one recorded resource (no secrets: fingerprints only)."""
+    import json
+
+    resources = open_workspace(config_paths).backend.read().resources
+    if address not in resources:
+        raise StateError(f"{address} is not in the state (see `reconciler state list`)")
+    click.echo(json.dumps(resources[address], indent=2, ensure_ascii=False))
+    return 0
+
+
+@state.command(name="rm")
+@click.argument("address", metavar="ADDR")
+@config_option
+def state_rm(address: str, config_paths: Sequence[str]) -> int:
+    """Forget a resource without deleting it at the provider."""
+    backend = open_workspace(config_paths).backend
+    with backend.lock("state rm"):
+        current = backend.read()
+        if address not in current.resources:
+            raise StateError(f"{address} is not in the state (see `reconciler state list`)")
+        current.remove(address)
+        backend.write(current)
+    err(f"Removed {address} from the state; it still exists at the provider, unmanaged.")
+    return 0
+
+
+@click.group()
+def secrets() -> None:
+    """Encryption key and stored secrets."""
+
+
+@secrets.command()
+def keygen() -> int:
+    """Print a new encryption key (put it in RECONCILER_SECRET_KEY)."""
+    from reconciler.secrets import generate_key
+
+    click.echo(generate_key())
+    return 0
+
+
+@secrets.command(name="show")
+@click.argument("address", metavar="ADDR")
+@click.option(
+    "--field", type=click.Choice(["token", "password"]), default="token", show_default=True
+)
+@config_option
+def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
+    """Decrypt and print one stored secret."""
+    from reconciler.errors import SecretsError
+
+    workspace = open_workspace(config_paths)
+    store = workspace.secret_store()
+    if store is None:
+        raise SecretsError(
+            f"{workspace.secrets_settings.key_env} is unset: it holds the key to the secrets store"
+        )
+    click.echo(store.get(address, field))
+    return 0
+
+
+@click.command(name="force-unlock")
+@click.argument("lock_id", metavar="LOCK_ID")
+@config_option
+def force_unlock(lock_id: str, config_paths: Sequence[str]) -> int:
+    """Release a state lock held by a process that hangs (a dead one has released it already)."""
+    holder = open_workspace(config_paths).backend.force_unlock(lock_id)
+    err(f"Released the lock held by {holder.describe()}.")
+    return 0

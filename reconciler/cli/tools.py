@@ -1,0 +1,38 @@
+"""The sandbox server and the demo: local tools that need no credentials."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli.common import err
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+def sandbox(port: int, host: str) -> int:
+    """Run the local emulator of the provider APIs (data in memory)."""
+    from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
+
+    server = Sandbox(host=host, port=port)
+    err(f"Sandbox listening on {server.url}")
+    err(
+        f"  MiniMax: group_id {SANDBOX_MINIMAX_GROUP_ID}, API key {SANDBOX_MINIMAX_API_KEY!r} (a test value)"
+    )
+    err("Press Ctrl-C to stop.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        err("Stopped.")
+    finally:
+        server.stop()
+    return 0
+
+
+@click.command()
+def demo() -> int:
+    """Start the sandbox, then plan and apply the quickstart example: no credentials needed."""
+    from reconciler.cli import cli
+    from reconciler.demo import run_demo
+
+    return run_demo(cli, click.echo)
