@@ -26,7 +26,11 @@ def import_sub_account(
         raise PlanError(f"{address} is not in the config: declare it there first, then import it")
     if not subject_id.isdigit():
         raise PlanError(f"{subject_id!r} is not a MiniMax subject_id (a number from the console)")
-    existing = state.sub_accounts().get(address)
+    recorded = state.sub_accounts()
+    for other in recorded.values():
+        if other.subject_id == subject_id and other.address != address:
+            raise PlanError(f"subject_id {subject_id} is already recorded as {other.address}")
+    existing = recorded.get(address)
     if existing is not None and not existing.pending:
         raise PlanError(f"{address} is already managed (subject_id {existing.subject_id})")
     record = RecordedSubAccount(

@@ -5,8 +5,14 @@ rotate. They go straight from that answer to here and never into the model, plan
 or logs (those see ``fingerprint()`` only). The store is a JSON file beside the state,
 mode 0600, each value sealed with AES-256-GCM under the key from the env variable named
 by ``secrets.key_env``, with ``address/field`` as associated data so a value cannot be
-moved to another account unnoticed. ``secrets.command`` additionally receives each new
-secret as one JSON object on stdin (Vault, a cloud secret manager, CI secrets...).
+moved to another account unnoticed. The file also holds a key check (a truncated
+HMAC of a fixed label under the key: it reveals nothing about the key), so a store sealed
+with one key refuses to be opened with another instead of silently mixing keys. Each
+entry may record the ``subject_id`` of the account it was issued for, so the entries of
+an account that no longer lives at an address can be dropped (``forget_if_other``).
+``secrets.command`` additionally receives each new secret as one JSON object on stdin
+(Vault, a cloud secret manager, CI secrets...), without the encryption key or the API keys
+in its environment, and its stderr is never shown when it holds any part of a secret.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,9 @@ from reconciler.fsutil import write_private_atomic
 
 FIELDS = ("token", "password")
 _COMMAND_TIMEOUT_S = 60
+_KEY_CHECK_LABEL = b"reconciler secrets key check"
+# A command's stderr holding this many consecutive characters of a secret is withheld.
+_LEAK_WINDOW = 8
 
 
 def fingerprint(secret: str) -> str:
@@ -93,10 +103,24 @@ class NewSecret:
 class SecretStore:
     """The encrypted file of secrets, read once and rewritten atomically on every change."""
 
-    def __init__(self, path: Path, key: bytes | None) -> None:
+    def __init__(
+        self, path: Path, key: bytes | None, *, key_env: str = "RECONCILER_SECRET_KEY"
+    ) -> None:
+        """Read the store; a key that is not the one it was sealed with is refused here.
+
+        ``key_env`` only names the key's variable in that error. A store opened without a
+        key can still be listed, pruned and saved (its key check is kept as it is). An
+        older store without a key check gains one on the next save with a key.
+        """
         self.path = path
         self.key = key
+        self._key_check: str | None = None
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
+        if key is not None and not self._sealed_with(key):
+            raise SecretsError(
+                f"{key_env} is not the key this secrets store ({path}) was sealed with; "
+                "use the original key"
+            )
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
         try:
@@ -113,38 +137,68 @@ class SecretStore:
                 isinstance(f, dict) for f in fields.values()
             ):
                 raise SecretsError(f"{self.path}: the entry for {address} is malformed")
+        check = data.get("key_check")
+        if check is not None and not isinstance(check, str):
+            raise SecretsError(f"{self.path}: the key check is malformed")
+        self._key_check = check
         return entries
 
-    def put(self, address: str, field: str, value: str, issued_at: str) -> None:
+    def _sealed_with(self, key: bytes) -> bool:
+        """Whether ``key`` is the store's key: by its key check, else by trial decryption.
+
+        A store written before key checks existed is accepted when it is empty or when
+        at least one of its secrets decrypts under ``key``; otherwise its first save would
+        seal the new key's check over secrets only the old key opens.
+        """
+        if self._key_check is not None:
+            return hmac.compare_digest(self._key_check.encode(), _check_of(key).encode())
+        sealed = [(a, f) for a, fields in self._entries.items() for f in fields]
+        return not sealed or any(self._open(key, a, f) is not None for a, f in sealed)
+
+    def _open(self, key: bytes, address: str, field: str) -> str | None:
+        """The plaintext of one stored value, or None when it does not decrypt."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        try:
+            blob = base64.b64decode(self._entries[address][field]["ciphertext"], validate=True)
+            if len(blob) < 12 + 16:  # nonce + GCM tag
+                return None
+            return AESGCM(key).decrypt(blob[:12], blob[12:], _aad(address, field)).decode()
+        except (InvalidTag, KeyError, TypeError, ValueError):
+            return None
+
+    def put(
+        self,
+        address: str,
+        field: str,
+        value: str,
+        issued_at: str,
+        subject_id: str | None = None,
+    ) -> None:
+        """Seal ``value`` as ``field`` of ``address``, noting the account it belongs to."""
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # lazy: slow import
 
         if self.key is None:
             raise SecretsError("no encryption key: cannot store secrets")
         nonce = os.urandom(12)
         sealed = AESGCM(self.key).encrypt(nonce, value.encode(), _aad(address, field))
-        self._entries.setdefault(address, {})[field] = {
-            "ciphertext": base64.b64encode(nonce + sealed).decode(),
-            "issued_at": issued_at,
-        }
+        entry = {"ciphertext": base64.b64encode(nonce + sealed).decode(), "issued_at": issued_at}
+        if subject_id is not None:
+            entry["subject_id"] = subject_id
+        self._entries.setdefault(address, {})[field] = entry
 
     def get(self, address: str, field: str) -> str:
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        entry = self._entries.get(address, {}).get(field)
-        if entry is None:
+        if field not in self._entries.get(address, {}):
             raise SecretsError(f"no {field} stored for {address}")
         if self.key is None:
             raise SecretsError("no encryption key: cannot decrypt secrets")
-        try:
-            blob = base64.b64decode(entry["ciphertext"], validate=True)
-            if len(blob) < 12 + 16:  # nonce + GCM tag
-                raise ValueError("too short")
-            return AESGCM(self.key).decrypt(blob[:12], blob[12:], _aad(address, field)).decode()
-        except (InvalidTag, KeyError, TypeError, ValueError):
+        value = self._open(self.key, address, field)
+        if value is None:
             raise SecretsError(
                 f"cannot decrypt the {field} of {address}: wrong key, or the store was altered"
-            ) from None
+            )
+        return value
 
     def has(self, address: str) -> bool:
         return address in self._entries
@@ -152,8 +206,29 @@ class SecretStore:
     def remove(self, address: str) -> None:
         self._entries.pop(address, None)
 
+    def forget_if_other(self, address: str, subject_id: str) -> bool:
+        """Drop what ``address`` holds for another (or an unknown) account; True if any.
+
+        Entries recorded for ``subject_id`` stay; the address disappears once empty.
+        """
+        fields = self._entries.get(address)
+        if not fields:
+            return False
+        kept = {name: e for name, e in fields.items() if e.get("subject_id") == subject_id}
+        if len(kept) == len(fields):
+            return False
+        if kept:
+            self._entries[address] = kept
+        else:
+            del self._entries[address]
+        return True
+
     def save(self) -> None:
-        body = {"version": 1, "secrets": dict(sorted(self._entries.items()))}
+        check = _check_of(self.key) if self.key is not None else self._key_check
+        body: dict[str, Any] = {"version": 1}
+        if check is not None:
+            body["key_check"] = check
+        body["secrets"] = dict(sorted(self._entries.items()))
         try:
             write_private_atomic(
                 self.path, (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
@@ -162,24 +237,38 @@ class SecretStore:
             raise SecretsError(
                 f"cannot write the secrets store {self.path}: {exc.strerror or exc}"
             ) from None
+        self._key_check = check
+
+
+def _check_of(key: bytes) -> str:
+    """What the store records to recognise its key: 16 hex of an HMAC of a fixed label."""
+    return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
 def _aad(address: str, field: str) -> bytes:
     return f"{address}/{field}".encode()
 
 
-def run_secrets_command(command: str, secret: NewSecret) -> None:
-    """Hand one secret to the user's command on stdin; raise with its (redacted) stderr."""
+def run_secrets_command(command: str, secret: NewSecret, withheld_env: Iterable[str] = ()) -> None:
+    """Hand one secret to the user's command on stdin; raise with the tail of its stderr.
+
+    The command runs with this process's environment minus the names in ``withheld_env``
+    (the encryption key, the API keys). Its stderr is left out of the error entirely when
+    it holds any part of the token or the password (see ``_holds_part_of``).
+    """
     try:
         argv = shlex.split(command)
     except ValueError as exc:
         raise SecretsError(f"secrets.command cannot be split: {exc}") from None
     if not argv:
         raise SecretsError("secrets.command is empty")
+    withheld = set(withheld_env)
+    env = {name: value for name, value in os.environ.items() if name not in withheld}
     try:
         result = subprocess.run(
             argv,
             input=secret.as_json(),
+            env=env,
             capture_output=True,
             timeout=_COMMAND_TIMEOUT_S,
             check=False,
@@ -194,16 +283,36 @@ def run_secrets_command(command: str, secret: NewSecret) -> None:
         ) from None
     if result.returncode != 0:
         stderr = result.stderr.decode(errors="replace")
-        for value in (secret.token, secret.password):
-            if value:
-                stderr = stderr.replace(value, "[REDACTED]")
-        tail = [_shorten(line) for line in stderr.strip().splitlines()[-3:]]
-        detail = (": " + " | ".join(tail)) if tail else ""
+        if _holds_part_of(stderr, [secret.token, secret.password or ""]):
+            detail = " (its stderr is not shown: it contains part of a secret)"
+        else:
+            tail = [_shorten(line) for line in stderr.strip().splitlines()[-3:]]
+            detail = (": " + " | ".join(tail)) if tail else ""
         if result.returncode < 0:
             ended = f"was killed by signal {-result.returncode}"
         else:
             ended = f"exited with status {result.returncode}"
         raise SecretsError(f"secrets.command {ended}{detail}")
+
+
+def _holds_part_of(text: str, secrets: Iterable[str]) -> bool:
+    """Whether ``text`` holds any ``_LEAK_WINDOW`` consecutive characters of a secret.
+
+    A secret shorter than the window counts only as a whole. Exact-match redaction misses
+    a command that prints ``token[:20]`` or a slice of the password; this does not.
+    """
+    windows: set[str] = set()
+    for value in secrets:
+        if not value:
+            continue
+        if len(value) < _LEAK_WINDOW:
+            if value in text:
+                return True
+            continue
+        windows.update(value[i : i + _LEAK_WINDOW] for i in range(len(value) - _LEAK_WINDOW + 1))
+    if not windows:
+        return False
+    return any(text[i : i + _LEAK_WINDOW] in windows for i in range(len(text) - _LEAK_WINDOW + 1))
 
 
 def _shorten(line: str, limit: int = 300) -> str:

@@ -21,6 +21,7 @@ from reconciler.errors import PlanError
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
 from reconciler.render import FORMAT_VERSION, plan_to_dict
+from reconciler.schema import plan_document_problem
 from reconciler.secrets import SecretStore, load_key, secrets_path
 from reconciler.state import LocalBackend, StateDocument
 
@@ -62,7 +63,9 @@ class Workspace:
         key = load_key(self.secrets_settings.key_env, self.environ)
         if key is None:
             return None
-        return SecretStore(secrets_path(self.state_settings.path), key)
+        return SecretStore(
+            secrets_path(self.state_settings.path), key, key_env=self.secrets_settings.key_env
+        )
 
     def plan(
         self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
@@ -119,9 +122,11 @@ class Workspace:
 
 
 def save_plan(plan: Plan, path: str) -> None:
-    Path(path).write_text(
-        json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    text = json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 
 def load_saved_plan(path: str) -> Plan:
@@ -134,6 +139,9 @@ def load_saved_plan(path: str) -> Plan:
         raise PlanError(f"{path} is not a saved plan (not JSON)") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise PlanError(f"{path} is not a saved reconciler plan (format_version {FORMAT_VERSION})")
+    problem = plan_document_problem(data)
+    if problem:
+        raise PlanError(f"{path} is not a valid saved plan: {problem}")
     try:
         return Plan(
             changes=tuple(Change.from_dict(c) for c in data["changes"]),

@@ -1,19 +1,25 @@
 """Secrets: the key, the encrypted store beside the state, and the user's secrets command.
 
 Tokens and passwords are write-once (MiniMax shows them once), so the store must keep
-them readable only with the key, refuse a value moved to another account, and the
-command must receive each one exactly as documented without ever echoing it back in an
-error message.
+them readable only with the key, refuse to be opened (and so mixed) with another key,
+refuse a value moved to another account, forget what an address held for an account no
+longer there, and the command must receive each one exactly as documented, without the
+encryption or API keys in its environment and without ever echoing any part of a secret
+back in an error message.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import os
 import stat
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +39,8 @@ B = 'minimax.cn-main.sub_account["测试账号"]'
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token-value-0123456789"
 PASSWORD = "pa55w0rd-f00d"
 ISSUED = "2026-08-01T09:30:00Z"
+SUBJECT = "1766027179931476045"
+OTHER_SUBJECT = "1766027179931479999"
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def secret(password: str | None = PASSWORD) -> NewSecret:
     return NewSecret(
         address=A,
         account="ci-bot@1687256519302470",
-        subject_id="1766027179931476045",
+        subject_id=SUBJECT,
         token=TOKEN,
         issued_at=ISSUED,
         password=password,
@@ -173,17 +181,10 @@ def test_a_missing_store_is_empty(key: bytes, store_path: Path) -> None:
     assert not store_path.exists()
 
 
-def test_a_wrong_key_cannot_decrypt(key: bytes, store_path: Path) -> None:
-    store = SecretStore(store_path, key)
-    store.put(A, "token", TOKEN, ISSUED)
-    store.save()
-    other = load_key(ENV, {ENV: generate_key()})
-
-    with pytest.raises(SecretsError) as caught:
-        SecretStore(store_path, other).get(A, "token")
-
-    assert "cannot decrypt" in str(caught.value)
-    assert A in str(caught.value)
+def other_key() -> bytes:
+    loaded = load_key(ENV, {ENV: generate_key()})
+    assert loaded is not None
+    return loaded
 
 
 def rewrite(store_path: Path, change) -> None:  # type: ignore[no-untyped-def]
@@ -192,13 +193,193 @@ def rewrite(store_path: Path, change) -> None:  # type: ignore[no-untyped-def]
     store_path.write_text(json.dumps(body), encoding="utf-8")
 
 
+def drop_key_check(store_path: Path) -> None:
+    """Make the file look like one written before stores recorded their key."""
+    body = json.loads(store_path.read_bytes())
+    del body["key_check"]
+    store_path.write_text(json.dumps(body), encoding="utf-8")
+
+
+def test_a_value_sealed_under_another_key_does_not_decrypt(key: bytes, store_path: Path) -> None:
+    # Only an older store (no key check) can already hold values under two keys.
+    first = SecretStore(store_path, key)
+    first.put(A, "token", TOKEN, ISSUED)
+    first.save()
+    second_key = other_key()
+    elsewhere = store_path.with_name("elsewhere.json")
+    second = SecretStore(elsewhere, second_key)
+    second.put(B, "token", "b-token", ISSUED)
+    second.save()
+    drop_key_check(store_path)
+    sealed_b = json.loads(elsewhere.read_bytes())["secrets"][B]
+
+    def add_b(entries: dict[str, Any]) -> None:
+        entries[B] = sealed_b
+
+    rewrite(store_path, add_b)
+
+    mixed = SecretStore(store_path, second_key)  # accepted: one of its secrets opens
+
+    assert mixed.get(B, "token") == "b-token"
+    with pytest.raises(SecretsError) as caught:
+        mixed.get(A, "token")
+    assert "cannot decrypt" in str(caught.value)
+    assert A in str(caught.value)
+
+
+# -- the key check --
+
+
+def test_the_store_records_a_key_check_that_reveals_nothing_of_the_key(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+
+    body = json.loads(store_path.read_bytes())
+    expected = hmac.new(key, b"reconciler secrets key check", hashlib.sha256).hexdigest()[:16]
+    assert body["key_check"] == expected
+    text = store_path.read_text(encoding="utf-8")
+    assert base64.urlsafe_b64encode(key).decode().rstrip("=") not in text
+    assert base64.b64encode(key).decode().rstrip("=") not in text
+    assert key.hex() not in text
+
+
+def test_the_key_check_is_recorded_even_for_an_empty_store(key: bytes, store_path: Path) -> None:
+    SecretStore(store_path, key).save()
+
+    assert "key_check" in json.loads(store_path.read_bytes())
+    with pytest.raises(SecretsError, match="is not the key this secrets store"):
+        SecretStore(store_path, other_key())
+
+
+def test_the_original_key_opens_the_store_again(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+
+    assert SecretStore(store_path, key).get(A, "token") == TOKEN
+
+
+def test_a_different_key_is_refused_when_the_store_is_opened(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+    wrong = other_key()
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, wrong)
+
+    assert str(caught.value) == (
+        f"RECONCILER_SECRET_KEY is not the key this secrets store ({store_path}) was "
+        "sealed with; use the original key"
+    )
+    assert base64.urlsafe_b64encode(wrong).decode().rstrip("=") not in str(caught.value)
+
+
+def test_the_refusal_names_the_configured_key_variable(key: bytes, store_path: Path) -> None:
+    SecretStore(store_path, key).save()
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, other_key(), key_env="MY_SECRETS_KEY")
+
+    assert str(caught.value).startswith("MY_SECRETS_KEY is not the key this secrets store")
+
+
+def test_a_different_key_never_mixes_new_secrets_into_the_store(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "password", PASSWORD, ISSUED)
+    store.save()
+    before = store_path.read_bytes()
+
+    with pytest.raises(SecretsError):
+        SecretStore(store_path, other_key())
+
+    assert store_path.read_bytes() == before
+    assert SecretStore(store_path, key).get(A, "password") == PASSWORD
+
+
+def test_a_store_opened_without_a_key_keeps_its_key_check_when_saved(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(B, "token", "b-token", ISSUED)
+    store.save()
+    check = json.loads(store_path.read_bytes())["key_check"]
+
+    keyless = SecretStore(store_path, None)
+    keyless.remove(A)
+    keyless.save()
+
+    assert json.loads(store_path.read_bytes())["key_check"] == check
+    assert SecretStore(store_path, key).get(B, "token") == "b-token"
+    with pytest.raises(SecretsError, match="is not the key this secrets store"):
+        SecretStore(store_path, other_key())
+
+
+def test_a_keyless_save_of_a_store_without_a_key_check_adds_none(store_path: Path) -> None:
+    SecretStore(store_path, None).save()
+
+    assert json.loads(store_path.read_bytes()) == {"version": 1, "secrets": {}}
+
+
+def test_an_older_store_without_a_key_check_is_accepted_and_gains_one_on_save(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+    drop_key_check(store_path)
+
+    older = SecretStore(store_path, key)
+    assert older.get(A, "token") == TOKEN
+    older.save()
+
+    assert "key_check" in json.loads(store_path.read_bytes())
+    with pytest.raises(SecretsError, match="is not the key this secrets store"):
+        SecretStore(store_path, other_key())
+
+
+def test_an_empty_store_without_a_key_check_accepts_any_key(key: bytes, store_path: Path) -> None:
+    store_path.parent.mkdir(parents=True)
+    store_path.write_text('{"version": 1, "secrets": {}}', encoding="utf-8")
+
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.save()
+
+    assert SecretStore(store_path, key).get(A, "token") == TOKEN
+
+
+def test_an_older_store_none_of_whose_secrets_opens_refuses_the_key(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+    store.put(A, "password", PASSWORD, ISSUED)
+    store.save()
+    drop_key_check(store_path)
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, other_key(), key_env="MY_SECRETS_KEY")
+
+    assert "MY_SECRETS_KEY is not the key this secrets store" in str(caught.value)
+    assert str(store_path) in str(caught.value)
+    assert SecretStore(store_path, None).has(A)  # still openable without a key
+
+
 def test_a_secret_moved_to_another_address_does_not_decrypt(key: bytes, store_path: Path) -> None:
     store = SecretStore(store_path, key)
     store.put(A, "token", TOKEN, ISSUED)
     store.put(B, "token", "b-token", ISSUED)
     store.save()
 
-    def move(entries: dict) -> None:
+    def move(entries: dict[str, Any]) -> None:
         entries[B]["token"] = entries[A]["token"]
 
     rewrite(store_path, move)
@@ -215,7 +396,7 @@ def test_a_token_swapped_with_the_password_does_not_decrypt(key: bytes, store_pa
     store.put(A, "password", PASSWORD, ISSUED)
     store.save()
 
-    def swap(entries: dict) -> None:
+    def swap(entries: dict[str, Any]) -> None:
         entries[A]["token"], entries[A]["password"] = entries[A]["password"], entries[A]["token"]
 
     rewrite(store_path, swap)
@@ -240,7 +421,7 @@ def test_an_altered_ciphertext_is_a_clear_error(
     store.put(A, "token", TOKEN, ISSUED)
     store.save()
 
-    def alter(entries: dict) -> None:
+    def alter(entries: dict[str, Any]) -> None:
         entries[A]["token"]["ciphertext"] = ciphertext
 
     rewrite(store_path, alter)
@@ -257,6 +438,7 @@ def test_an_altered_ciphertext_is_a_clear_error(
         b'{"version": 1}',
         b'{"secrets": {"x": []}}',
         b'{"secrets": {"x": {"token": 1}}}',
+        b'{"version": 1, "key_check": 5, "secrets": {}}',
     ],
 )
 def test_a_corrupt_store_file_is_refused_naming_it(store_path: Path, content: bytes) -> None:
@@ -313,6 +495,102 @@ def test_a_new_value_replaces_the_old_one(key: bytes, store_path: Path) -> None:
     )
 
 
+# -- whose secrets they are --
+
+
+def test_the_subject_id_is_stored_beside_the_ciphertext(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED, SUBJECT)
+    store.put(A, "password", PASSWORD, ISSUED, subject_id=SUBJECT)
+    store.put(B, "token", "b-token", ISSUED)
+    store.save()
+
+    body = json.loads(store_path.read_bytes())["secrets"]
+    assert body[A]["token"]["subject_id"] == SUBJECT
+    assert body[A]["password"]["subject_id"] == SUBJECT
+    assert "subject_id" not in body[B]["token"]
+    assert SecretStore(store_path, key).get(A, "token") == TOKEN
+
+
+def test_the_secrets_of_another_account_at_the_address_are_forgotten(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED, OTHER_SUBJECT)
+    store.put(A, "password", PASSWORD, ISSUED, OTHER_SUBJECT)
+    store.put(B, "token", "b-token", ISSUED, OTHER_SUBJECT)
+    store.save()
+
+    again = SecretStore(store_path, key)
+    assert again.forget_if_other(A, SUBJECT) is True
+    again.save()
+
+    after = SecretStore(store_path, key)
+    assert not after.has(A)
+    with pytest.raises(SecretsError, match="no token stored"):
+        after.get(A, "token")
+    assert after.get(B, "token") == "b-token"  # other addresses are untouched
+
+
+def test_the_secrets_of_the_same_account_are_kept(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED, SUBJECT)
+    store.put(A, "password", PASSWORD, ISSUED, SUBJECT)
+
+    assert store.forget_if_other(A, SUBJECT) is False
+    assert store.get(A, "token") == TOKEN
+    assert store.get(A, "password") == PASSWORD
+
+
+def test_secrets_stored_without_a_subject_id_are_forgotten_as_unknown(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED)
+
+    assert store.forget_if_other(A, SUBJECT) is True
+    assert not store.has(A)
+
+
+def test_forgetting_an_address_with_nothing_stored_changes_nothing(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(B, "token", "b-token", ISSUED, OTHER_SUBJECT)
+
+    assert store.forget_if_other(A, SUBJECT) is False
+    assert not store.has(A)
+    assert store.has(B)
+
+
+def test_only_the_fields_of_another_account_are_forgotten(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "password", PASSWORD, ISSUED, OTHER_SUBJECT)
+    store.put(A, "token", TOKEN, ISSUED, SUBJECT)
+
+    assert store.forget_if_other(A, SUBJECT) is True
+    assert store.get(A, "token") == TOKEN
+    with pytest.raises(SecretsError, match="no password stored"):
+        store.get(A, "password")
+
+
+def test_a_store_opened_without_a_key_can_forget_another_accounts_secrets(
+    key: bytes, store_path: Path
+) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED, OTHER_SUBJECT)
+    store.put(B, "token", "b-token", ISSUED, SUBJECT)
+    store.save()
+
+    keyless = SecretStore(store_path, None)
+    assert keyless.forget_if_other(A, SUBJECT) is True
+    keyless.save()
+
+    again = SecretStore(store_path, key)
+    assert not again.has(A)
+    assert again.get(B, "token") == "b-token"
+
+
 # -- the secrets command --
 
 SINK = """
@@ -348,7 +626,7 @@ def test_the_command_receives_one_json_object_on_stdin(sink: Path, tmp_path: Pat
     assert received == {
         "address": A,
         "account": "ci-bot@1687256519302470",
-        "subject_id": "1766027179931476045",
+        "subject_id": SUBJECT,
         "token": TOKEN,
         "password": PASSWORD,
         "issued_at": ISSUED,
@@ -383,7 +661,86 @@ def test_the_command_is_not_run_through_a_shell(sink: Path, tmp_path: Path) -> N
     assert not marker.exists()
 
 
-def test_a_failing_command_shows_its_status_and_redacted_stderr(tmp_path: Path) -> None:
+ENV_DUMP = """
+import json, os, sys
+sys.stdin.read()
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump(dict(os.environ), out)
+"""
+
+
+def test_the_command_does_not_inherit_the_withheld_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV, generate_key())
+    monkeypatch.setenv("MINIMAX_CN_API_KEY", "sk-api-key-of-the-group")
+    monkeypatch.setenv("XAI_MANAGEMENT_KEY", "xai-management-key")
+    monkeypatch.setenv("VAULT_ADDR", "https://vault.example:8200")
+    dump = script(tmp_path, ENV_DUMP)
+    out = tmp_path / "environment.json"
+    withheld = (name for name in [ENV, "MINIMAX_CN_API_KEY", "XAI_MANAGEMENT_KEY", "UNSET_X"])
+
+    run_secrets_command(f"{sys.executable} {dump} {out}", secret(), withheld)
+
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert ENV not in seen
+    assert "MINIMAX_CN_API_KEY" not in seen
+    assert "XAI_MANAGEMENT_KEY" not in seen
+    assert seen["VAULT_ADDR"] == "https://vault.example:8200"  # the rest is inherited
+    assert seen.get("PATH") == os.environ.get("PATH")
+    assert os.environ["MINIMAX_CN_API_KEY"] == "sk-api-key-of-the-group"  # ours is intact
+
+
+def test_without_withheld_names_the_command_inherits_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VAULT_TOKEN", "hvs.for-the-command")
+    dump = script(tmp_path, ENV_DUMP)
+    out = tmp_path / "environment.json"
+
+    run_secrets_command(f"{sys.executable} {dump} {out}", secret())
+
+    assert json.loads(out.read_text(encoding="utf-8"))["VAULT_TOKEN"] == "hvs.for-the-command"
+
+
+WITHHELD = (
+    "secrets.command exited with status 3 (its stderr is not shown: it contains part of a secret)"
+)
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        'body["token"]',
+        'body["token"][:20]',
+        'body["token"][-8:]',
+        'body["token"][25:33]',
+        'body["password"]',
+        'body["password"][2:10]',
+    ],
+)
+def test_a_stderr_holding_part_of_a_secret_is_not_shown(tmp_path: Path, leak: str) -> None:
+    failing = script(
+        tmp_path,
+        f"""
+        import json, sys
+        body = json.load(sys.stdin)
+        print("vault refused: " + {leak} + "...", file=sys.stderr)
+        print("line two", file=sys.stderr)
+        print("line three", file=sys.stderr)
+        print("line four", file=sys.stderr)
+        sys.exit(3)
+        """,
+    )
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{sys.executable} {failing}", secret())
+
+    # Even though the leaking line is not in the tail, nothing of the stderr is shown.
+    assert str(caught.value) == WITHHELD
+
+
+def test_a_harmless_stderr_is_shown_as_its_last_three_lines(tmp_path: Path) -> None:
     failing = script(
         tmp_path,
         """
@@ -391,8 +748,8 @@ def test_a_failing_command_shows_its_status_and_redacted_stderr(tmp_path: Path) 
         body = json.load(sys.stdin)
         print("line one", file=sys.stderr)
         print("line two", file=sys.stderr)
-        print("vault refused token " + body["token"], file=sys.stderr)
-        print("and password " + body["password"], file=sys.stderr)
+        print("vault: permission denied for " + body["address"], file=sys.stderr)
+        print("x" * 400, file=sys.stderr)
         print("printed on stdout: " + body["token"])
         sys.exit(3)
         """,
@@ -401,13 +758,49 @@ def test_a_failing_command_shows_its_status_and_redacted_stderr(tmp_path: Path) 
     with pytest.raises(SecretsError) as caught:
         run_secrets_command(f"{sys.executable} {failing}", secret())
 
-    message = str(caught.value)
-    assert "status 3" in message
-    assert "vault refused token [REDACTED]" in message
-    assert "and password [REDACTED]" in message
-    assert "line one" not in message  # only the tail
-    assert TOKEN not in message
-    assert PASSWORD not in message
+    assert str(caught.value) == (
+        "secrets.command exited with status 3: line two | "
+        f"vault: permission denied for {A} | {'x' * 300}..."
+    )
+
+
+def test_seven_characters_of_a_secret_do_not_withhold_the_stderr(tmp_path: Path) -> None:
+    failing = script(
+        tmp_path,
+        """
+        import json, sys
+        body = json.load(sys.stdin)
+        print("token starts " + body["token"][:7] + ", password " + body["password"][:7],
+              file=sys.stderr)
+        sys.exit(3)
+        """,
+    )
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{sys.executable} {failing}", secret())
+
+    assert str(caught.value) == (
+        f"secrets.command exited with status 3: token starts {TOKEN[:7]}, password {PASSWORD[:7]}"
+    )
+
+
+def test_a_secret_shorter_than_eight_characters_withholds_the_stderr_when_whole(
+    tmp_path: Path,
+) -> None:
+    short = NewSecret(A, "ci-bot@1", SUBJECT, TOKEN, ISSUED, password="Pw3!x")
+    failing = script(
+        tmp_path,
+        """
+        import json, sys
+        print("bad password " + json.load(sys.stdin)["password"], file=sys.stderr)
+        sys.exit(3)
+        """,
+    )
+
+    with pytest.raises(SecretsError) as caught:
+        run_secrets_command(f"{sys.executable} {failing}", short)
+
+    assert str(caught.value) == WITHHELD
 
 
 def test_a_command_killed_by_a_signal_says_so(tmp_path: Path) -> None:

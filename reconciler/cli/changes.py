@@ -96,12 +96,12 @@ def apply(
 
     workspace = Workspace.open(config_paths, os.environ)
     credentials = workspace.credentials()
-    store = workspace.secret_store()
     saved = load_saved_plan(plan_file) if plan_file else None
     if saved and targets:
         raise PlanError("--target cannot narrow a saved plan; make a new plan with --target")
     backend = workspace.backend
     with backend.lock("apply"):
+        store = workspace.secret_store()  # under the lock: another apply may have just saved it
         state = backend.read()
         if saved:
             accept_saved_plan(saved, state, workspace.config, plan_file or "")
@@ -171,6 +171,7 @@ def show(plan_file: str, output_format: str) -> int:
 def import_(address: str, subject_id: str, config_paths: Sequence[str]) -> int:
     """Adopt an existing sub-account by its subject_id (from the MiniMax console)."""
     from reconciler.importer import import_sub_account
+    from reconciler.secrets import SecretStore, secrets_path
     from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
@@ -178,10 +179,20 @@ def import_(address: str, subject_id: str, config_paths: Sequence[str]) -> int:
     with backend.lock("import"):
         state = backend.read()
         record = import_sub_account(workspace.config, state, address, subject_id)
+        store = SecretStore(
+            secrets_path(workspace.state_settings.path), None
+        )  # no key needed to drop
+        if store.forget_if_other(address, subject_id):  # secrets of another account once here
+            store.save()
         backend.write(state)
     err(
         f"Imported {record.address} (subject_id {subject_id}). MiniMax cannot be read, so its status is "
-        "unknown: the next plan sets it to the configured one. No token is known: raise token_generation "
-        "to issue one that reconciler keeps."
+        "unknown: the next plan sets it to the configured one."
     )
+    if store.has(address):
+        err(
+            "Its token and password, sealed by an interrupted create, are in the store: `reconciler secrets show`."
+        )
+    else:
+        err("No token is known: raise token_generation to issue one that reconciler keeps.")
     return 0
