@@ -4,8 +4,8 @@ Each function raises a ``ReconcilerError`` with a message for a person when its 
 fails, after recording whatever did happen. The order inside a create is chosen so that a
 crash at any point can be recovered from: the pending record is written before the call;
 the secrets are sealed into the store before the state learns the ``subject_id``; the
-state is written before the user's secrets command runs (a failing command never loses
-the account).
+state is written before the user's secrets command runs, and the command runs before a
+disable that may fail (a failing step never loses the account or its secrets).
 """
 
 from __future__ import annotations
@@ -20,12 +20,10 @@ from reconciler.model import (
     RecordedSubAccount,
     Status,
     iso,
-    parse_sub_account_address,
 )
-from reconciler.providers.minimax import CreatedSubAccount
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
 
-_REFUSED_NAME = 2013
+_REFUSED = 2013
 
 
 def execute(change: Change, context: ApplyContext) -> str:
@@ -61,41 +59,15 @@ def _create(change: Change, context: ApplyContext) -> str:
     except ProviderError as exc:
         was_pending = prior is not None and prior.pending
         raise _create_failed(change.address, exc, was_pending, context) from None
-    record = _keep_created(change.address, pending, created, context)
-    note = f"subject_id {created.subject_id}"
-    if account.status is Status.DISABLED:
-        try:
-            provider.set_status(created.subject_id, Status.DISABLED)
-        except ProviderError as exc:
-            raise ReconcilerError(
-                f"created ({note}), but disabling it failed: {exc}; the next plan shows the update"
-            ) from None
-        context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
-        note += ", disabled"
-    issued = iso(record.token_issued_at) if record.token_issued_at else ""
+    issued = context.now()
     secret = NewSecret(
         change.address,
         created.account,
         created.subject_id,
         created.token,
-        issued,
+        iso(issued),
         created.password or None,
     )
-    _hand_to_command(secret, context, f"created ({note})")
-    return note
-
-
-def _keep_created(
-    address: str, pending: RecordedSubAccount, created: CreatedSubAccount, context: ApplyContext
-) -> RecordedSubAccount:
-    """Seal the secrets first, then record the id: a crash in between leaves a pending
-    record whose secrets are still in the store, recoverable by ``import``."""
-    issued = context.now()
-    secrets = {
-        "token": created.token,
-        **({"password": created.password} if created.password else {}),
-    }
-    context.recorder.keep_secrets(address, secrets, iso(issued))
     record = dataclasses.replace(
         pending,
         subject_id=created.subject_id,
@@ -104,8 +76,60 @@ def _keep_created(
         token_fingerprint=fingerprint(created.token),
         created_at=issued,
     )
+    problems = _hand_over(secret, record, context)
+    note = f"subject_id {created.subject_id}"
+    if account.status is Status.DISABLED:
+        try:
+            provider.set_status(created.subject_id, Status.DISABLED)
+        except ProviderError as exc:
+            problems.append(f"disabling it failed: {exc}; the next plan shows the update")
+        else:
+            context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
+            note += ", disabled"
+    if problems:
+        raise ReconcilerError(f"created ({note}), but " + "; and ".join(problems))
+    return note
+
+
+def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyContext) -> list[str]:
+    """Secrets to the store, the record to the state, then secrets to the command.
+
+    This order survives a crash at any point (sealed secrets of a still-pending record are
+    found again after ``import``), and nothing that can fail here, neither the store nor
+    the user's command, can keep the ``subject_id`` out of the state. Returns problems.
+    """
+    fields = {"token": secret.token, **({"password": secret.password} if secret.password else {})}
+    problems = []
+    sealed = context.recorder.store is not None
+    try:
+        context.recorder.keep_secrets(secret.address, fields, secret.issued_at, secret.subject_id)
+    except SecretsError as exc:
+        sealed = False
+        problems.append(f"the secrets could not be stored ({exc})")
     context.recorder.record(record)
-    return record
+    sent = False
+    if context.secrets_command:
+        try:
+            run_secrets_command(context.secrets_command, secret, _withheld_env(context))
+            sent = True
+        except SecretsError as exc:
+            problems.append(str(exc))
+    if problems:
+        if sealed:
+            problems.append(
+                f"the secrets are in the encrypted store (`reconciler secrets show '{secret.address}'`)"
+            )
+        elif not sent:
+            problems.append(
+                "the new token and password are lost: raise token_generation to issue a new token"
+            )
+    return problems
+
+
+def _withheld_env(context: ApplyContext) -> list[str]:
+    """The secrets command must not inherit the encryption key or any API key."""
+    groups = context.desired.minimax.values()
+    return [context.desired.secrets.key_env, *(group.api_key_env for group in groups)]
 
 
 def _create_failed(
@@ -113,10 +137,11 @@ def _create_failed(
 ) -> ReconcilerError:
     """Keep or drop the pending record, and say what the user can do."""
     refused = exc.code is not None and not exc.retryable
-    if refused and (was_pending or exc.answer_lost) and exc.code == _REFUSED_NAME:
+    if refused and (was_pending or exc.answer_lost) and exc.code == _REFUSED:
         return ReconcilerError(
             f"{exc}\n    An earlier create of this account was sent but its answer was lost, and MiniMax "
-            "now refuses the name: the account most likely exists, without its subject_id and secrets. "
+            "now refuses the name: the account most likely exists, but its subject_id is unknown (and so "
+            "are its password and token, unless an interrupted run sealed them in the store). "
             f"Find its id in the MiniMax console, run `reconciler import '{address}' SUBJECT_ID`, then "
             "raise its token_generation to issue a token you can keep."
         )
@@ -127,7 +152,7 @@ def _create_failed(
         )
     context.recorder.forget(address)
     hint = ""
-    if exc.code == _REFUSED_NAME:
+    if exc.code == _REFUSED:
         hint = (
             "\n    If an account with this name already exists in MiniMax, adopt it with "
             f"`reconciler import '{address}' SUBJECT_ID`."
@@ -162,23 +187,18 @@ def _rotate(change: Change, context: ApplyContext) -> str:
             ) from None
         raise
     issued = context.now()
-    context.recorder.keep_secrets(change.address, {"token": token}, iso(issued))
     generation = int((change.after or {}).get("token_generation", record.token_generation))
-    context.recorder.record(
-        dataclasses.replace(
-            record,
-            token_generation=generation,
-            token_issued_at=issued,
-            token_fingerprint=fingerprint(token),
-        )
+    rotated = dataclasses.replace(
+        record,
+        token_generation=generation,
+        token_issued_at=issued,
+        token_fingerprint=fingerprint(token),
     )
-    alias_name = parse_sub_account_address(change.address)
-    account = f"{alias_name[1]}@{record.group_id}" if alias_name else change.address
-    _hand_to_command(
-        NewSecret(change.address, account, record.subject_id, token, iso(issued)),
-        context,
-        "rotated",
-    )
+    account = f"{record.name}@{record.group_id}"
+    secret = NewSecret(change.address, account, record.subject_id, token, iso(issued))
+    problems = _hand_over(secret, rotated, context)
+    if problems:
+        raise ReconcilerError("rotated, but " + "; and ".join(problems))
     return f"generation {generation}"
 
 
@@ -186,10 +206,19 @@ def _delete(change: Change, context: ApplyContext) -> str:
     record = context.recorder.recorded(change.address)
     if record is None:
         return "already gone from state"
+    note = f"subject_id {record.subject_id}" if record.subject_id else "forgotten (was pending)"
     if record.subject_id:
-        context.providers.minimax(record.alias).delete(record.subject_id)
+        try:
+            context.providers.minimax(record.alias).delete(record.subject_id)
+        except ProviderError as exc:
+            if not (exc.answer_lost and exc.code == _REFUSED):
+                raise ReconcilerError(
+                    f"{exc}\n    If the account no longer exists in MiniMax, stop tracking it: "
+                    f"reconciler state rm '{change.address}'"
+                ) from None
+            note += "; an earlier attempt's answer was lost and MiniMax no longer knows the id"
     context.recorder.forget(change.address)
-    return f"subject_id {record.subject_id}" if record.subject_id else "forgotten (was pending)"
+    return note
 
 
 def _recorded(change: Change, context: ApplyContext) -> RecordedSubAccount:
@@ -197,18 +226,3 @@ def _recorded(change: Change, context: ApplyContext) -> RecordedSubAccount:
     if record is None:
         raise PlanError(f"{change.address} is no longer in state; plan again")
     return record
-
-
-def _hand_to_command(secret: NewSecret, context: ApplyContext, done: str) -> None:
-    if not context.secrets_command:
-        return
-    try:
-        run_secrets_command(context.secrets_command, secret)
-    except SecretsError as exc:
-        kept = context.recorder.store is not None
-        where = (
-            f"the secret is kept in the encrypted store (`reconciler secrets show '{secret.address}'`)"
-            if kept
-            else "there is no encryption key, so the token is lost: raise token_generation to issue a new one"
-        )
-        raise ReconcilerError(f"{done}, but {exc}; {where}") from None

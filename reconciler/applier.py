@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -76,12 +76,14 @@ class Recorder:
             data = self.state.resources.get(address)
         return RecordedSubAccount.from_dict(data) if data else None
 
-    def keep_secrets(self, address: str, fields: dict[str, str], issued_at: str) -> None:
+    def keep_secrets(
+        self, address: str, fields: dict[str, str], issued_at: str, subject_id: str
+    ) -> None:
         if self.store is None:
             return
         with self._lock:
             for name, value in fields.items():
-                self.store.put(address, name, value, issued_at)
+                self.store.put(address, name, value, issued_at, subject_id)
             self.store.save()
 
 
@@ -160,21 +162,37 @@ def _run_phase(
     phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: threading.Event
 ) -> list[Outcome]:
     """Run independent addresses in parallel; on Ctrl-C let those in flight finish."""
-    outcomes: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         futures = [pool.submit(_run_address, group, context, stop) for group in phase]
+        _wait_through_interrupts(futures, context, stop)
+    return [outcome for future in futures for outcome in future.result()]
+
+
+def _wait_through_interrupts(
+    futures: list[Future[list[Outcome]]], context: ApplyContext, stop: threading.Event
+) -> None:
+    """Wait for every change; a Ctrl-C stops new ones, never those in flight.
+
+    An answer in flight may carry the only copy of a password and token, and its state
+    record must be written: giving up on it would leave a pending create behind. ``kill -9``
+    remains the way to force an exit (the next run then reports what was lost).
+    """
+    while True:
         try:
-            for future in futures:
-                outcomes.extend(future.result())
+            wait(futures)
+            return
         except KeyboardInterrupt:
-            stop.set()
-            context.report(
-                "Interrupted: finishing the changes in flight and starting no new ones "
-                "(the state stays recorded as it goes)."
-            )
-    if stop.is_set():  # collect what the interrupted wait did not
-        outcomes = [o for future in futures for o in future.result()]
-    return outcomes
+            if stop.is_set():
+                context.report(
+                    "Still finishing the changes in flight: their answers carry secrets that exist "
+                    "nowhere else. Use kill -9 to force an exit (their creates stay pending)."
+                )
+            else:
+                stop.set()
+                context.report(
+                    "Interrupted: finishing the changes in flight and starting no new ones "
+                    "(the state stays recorded as it goes)."
+                )
 
 
 def _run_address(

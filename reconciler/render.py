@@ -37,7 +37,7 @@ def render_text(plan: Plan) -> str:
     if lines:
         lines.append("")
     if not plan.changes:
-        lines.append("No changes. The providers match the configuration.")
+        lines.append("No changes. The recorded state matches the configuration.")
         return "\n".join(lines) + "\n"
     lines.append("reconciler will perform the following actions:")
     lines.append("")
@@ -96,7 +96,7 @@ def render_markdown(plan: Plan) -> str:
     if plan.warnings:
         lines.append("")
     if not plan.changes:
-        lines.append("**No changes.** The providers match the configuration.")
+        lines.append("**No changes.** The recorded state matches the configuration.")
         return "\n".join(lines) + "\n"
     lines.extend(
         [

@@ -70,6 +70,17 @@ def _minimum(validator: Any, minimum: Any, instance: Any, schema: dict[str, Any]
     yield from original(validator, minimum, instance, schema)
 
 
+def plan_document_problem(document: Any) -> str | None:
+    """The first way ``document`` breaks ``plan.schema.json`` (a saved plan), or None."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_validator("plan").iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
 def schema_issues(
     document: dict[str, Any], locations: Locations, fallback_file: str
 ) -> list[ConfigIssue]:

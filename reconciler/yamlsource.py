@@ -101,17 +101,26 @@ def load_yaml(file: str, text: str) -> YamlDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise YamlError([ConfigIssue(file, None, "", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise YamlError([_too_deep(file)]) from None
     if node is None:
         raise YamlError(
             [ConfigIssue(file, 1, "", "the file is empty; expected a mapping with 'version: 1'")]
         )
     builder = _Builder(file)
-    data = builder.build(node, (), node.start_mark.line + 1)
+    try:
+        data = builder.build(node, (), node.start_mark.line + 1)
+    except RecursionError:
+        raise YamlError([_too_deep(file)]) from None
     if not isinstance(data, dict):
         raise YamlError(
             [ConfigIssue(file, node.start_mark.line + 1, "", "the top level must be a mapping")]
         )
     return YamlDocument(file, data, builder.locations, tuple(builder.issues))
+
+
+def _too_deep(file: str) -> ConfigIssue:
+    return ConfigIssue(file, None, "", "YAML nested too deeply to be a reconciler config")
 
 
 class YamlError(Exception):

@@ -143,3 +143,27 @@ def test_corrupt_state_file_is_a_clear_error_and_is_left_as_is(workdir):
     assert "state/reconciler.json: not valid JSON" in result.stderr
     assert "Traceback" not in result.output
     assert state.read_text() == "{not json"
+
+
+def test_plan_out_to_an_unwritable_path_is_a_clear_error(workdir):
+    workdir.config("- name: a\n")
+    (workdir.path / "adir").mkdir()
+    result = workdir.run("plan", "--out", "adir")
+    assert result.code == 1
+    assert "cannot write the plan to adir" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_absurdly_long_rotation_period_is_a_config_error(workdir):
+    workdir.config("- name: a\n  rotate_every: 99999999999999d\n")
+    result = workdir.run("validate")
+    assert result.code == 1
+    assert "reconciler.yaml:9" in result.stderr and "at most 99999" in result.stderr
+
+
+def test_deeply_nested_yaml_is_a_config_error(workdir):
+    workdir.write("reconciler.yaml", "version: 1\nminimax: " + "[" * 5000 + "]" * 5000 + "\n")
+    result = workdir.run("validate")
+    assert result.code == 1
+    assert "nested too deeply" in result.stderr
+    assert "Traceback" not in result.output

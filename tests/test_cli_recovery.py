@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 
+from reconciler.secrets import generate_key
+
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
 
 
@@ -30,7 +32,7 @@ def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):
 
     again = workdir.run("apply", "--auto-approve")
     assert again.code == 1
-    assert "exists, without its subject_id" in again.stdout
+    assert "its subject_id is unknown" in again.stdout
     assert f"reconciler import '{CI_BOT}' SUBJECT_ID" in again.stdout
     assert len(workdir.accounts()) == 1
 
@@ -185,7 +187,7 @@ def test_failing_secrets_command_fails_loudly_but_keeps_the_secret(workdir):
     result = workdir.run("apply", "--auto-approve")
     assert result.code == 1
     assert "secrets.command exited with status 3" in result.stdout
-    assert "kept in the encrypted store" in result.stdout
+    assert "the secrets are in the encrypted store" in result.stdout
     assert (
         _state(workdir)["resources"][CI_BOT]["subject_id"]
         == workdir.accounts()["ci-bot"]["subject_id"]
@@ -239,7 +241,7 @@ def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
     _wait_for(lambda: len(workdir.accounts()) == 2)  # the sent creates land after the kill
     resumed = workdir.run("apply", "--auto-approve")
     assert resumed.code == 1  # sent again, refused as duplicates: reported, never twinned
-    assert resumed.stdout.count("without its subject_id") == 2
+    assert resumed.stdout.count("its subject_id is unknown") == 2
     assert len(workdir.accounts()) == 2
 
 
@@ -272,3 +274,102 @@ def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
     recorded = _state(workdir)["resources"]
     assert list(recorded) == [f'minimax.cn-main.sub_account["{created}"]']
     assert recorded[f'minimax.cn-main.sub_account["{created}"]']["pending"] is False
+
+
+def test_a_failed_disable_after_create_still_hands_the_secrets_to_the_command(workdir):
+    sink = workdir.path / "sink.py"
+    sink.write_text("import sys\nopen(sys.argv[1], 'a').write(sys.stdin.read() + '\\n')\n")
+    received = workdir.path / "received.jsonl"
+    extra = f"secrets:\n  command: '{sys.executable} {sink} {received}'"
+    workdir.config("- name: ci-bot\n  status: disabled\n", extra=extra)
+    workdir.sandbox.add_fault(
+        method="PUT",
+        path="/v1/sub_account/.*/status",
+        kind="base_resp",
+        code=2013,
+        message="invalid params",
+        times=None,
+    )
+    result = workdir.run("apply", "--auto-approve", env={"RECONCILER_SECRET_KEY": None})
+    assert result.code == 1
+    assert "disabling it failed" in result.stdout
+    account = workdir.accounts()["ci-bot"]
+    assert json.loads(received.read_text())["token"] == account["token"]
+    assert _state(workdir)["resources"][CI_BOT]["subject_id"] == account["subject_id"]
+    workdir.sandbox.clear_faults()
+    assert workdir.run("apply", "--auto-approve", env={"RECONCILER_SECRET_KEY": None}).code == 0
+    assert workdir.accounts()["ci-bot"]["status"] == 2
+
+
+def test_a_delete_whose_answer_was_lost_is_forgotten_on_the_retry(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("[]")
+    workdir.sandbox.add_fault(
+        method="DELETE", path="/v1/sub_account/.*", kind="drop_after", times=1
+    )
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 0, result.output
+    assert workdir.accounts() == {}
+    assert _state(workdir)["resources"] == {}
+
+
+def test_a_delete_refused_for_an_unknown_id_suggests_state_rm(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    subject_id = workdir.accounts()["ci-bot"]["subject_id"]
+    workdir.sandbox.add_fault(
+        method="DELETE",
+        path=f"/v1/sub_account/{subject_id}",
+        kind="base_resp",
+        code=2013,
+        message="invalid params, sub account not found",
+        times=None,
+    )
+    workdir.config("[]")
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert f"reconciler state rm '{CI_BOT}'" in result.stdout
+
+
+def test_import_refuses_a_subject_id_recorded_for_another_address(workdir):
+    workdir.config("- name: ci-bot\n- name: other\n")
+    assert workdir.run("apply", "--auto-approve", "--target", CI_BOT).code == 0
+    subject_id = workdir.accounts()["ci-bot"]["subject_id"]
+    result = workdir.run("import", 'minimax.cn-main.sub_account["other"]', subject_id)
+    assert result.code == 1
+    assert f"already recorded as {CI_BOT}" in result.stderr
+
+
+def test_a_tampered_saved_plan_is_refused(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("plan", "--out", "p.json").code == 0
+    plan = json.loads((workdir.path / "p.json").read_text())
+    plan["changes"][0]["action"] = "destroy-everything"
+    (workdir.path / "p.json").write_text(json.dumps(plan))
+    result = workdir.run("apply", "p.json")
+    assert result.code == 1
+    assert "not a valid saved plan" in result.stderr
+    assert workdir.accounts() == {}
+
+
+def test_import_drops_secrets_left_by_another_account_at_the_same_address(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    assert workdir.run("state", "rm", CI_BOT).code == 0
+    assert workdir.run("import", CI_BOT, "999").code == 0
+    shown = workdir.run("secrets", "show", CI_BOT)
+    assert shown.code == 1
+    assert workdir.accounts()["ci-bot"]["token"] not in shown.output
+
+
+def test_a_different_encryption_key_is_refused_before_any_change(workdir):
+    workdir.config("- name: ci-bot\n  token_generation: 1\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("- name: ci-bot\n  token_generation: 2\n")
+    other_key = {"RECONCILER_SECRET_KEY": generate_key()}
+    requests_before = len(workdir.sandbox.requests)
+    result = workdir.run("apply", "--auto-approve", env=other_key)
+    assert result.code == 1
+    assert "is not the key this secrets store" in result.stderr
+    assert not any(r["method"] == "PUT" for r in workdir.sandbox.requests[requests_before:])

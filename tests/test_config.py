@@ -339,7 +339,10 @@ def test_a_bad_duration_is_reported(duration: str) -> None:
     issue = one_issue(account("name: a", f'rotate_every: "{duration}"'))
 
     assert (issue.line, issue.path) == (FIRST + 1, f"{PATH0}.rotate_every")
-    assert issue.message == f"'{duration}' must be a duration like 90d (days) or 12h (hours)"
+    assert (
+        issue.message
+        == f"'{duration}' must be a duration like 90d (days) or 12h (hours), at most 99999"
+    )
 
 
 def test_a_duration_with_a_trailing_newline_is_reported_not_a_crash() -> None:

@@ -107,7 +107,7 @@ def test_reading_a_missing_state_gives_an_empty_document_and_writes_nothing(
     assert state.resources == {}
     assert str(uuid.UUID(state.lineage)) == state.lineage
     assert not state_path.parent.exists()
-    assert not backend.exists()
+    assert not backend.path.exists()
 
 
 def test_each_fresh_document_has_its_own_lineage(backend: LocalBackend) -> None:
@@ -121,7 +121,7 @@ def test_write_creates_the_directory_and_a_private_file(
 
     assert state_path.is_file()
     assert stat.S_IMODE(state_path.stat().st_mode) == 0o600
-    assert backend.exists()
+    assert backend.path.exists()
 
 
 def test_write_makes_an_existing_world_readable_file_private(

@@ -49,6 +49,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         err(f"Error: {exc}")
         code = 1
+    except OSError as exc:
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        err(f"Error: {where}{exc.strerror or exc}")
+        code = 1
     except KeyboardInterrupt:
         err("Interrupted.")
         code = 1

@@ -49,12 +49,6 @@ class LocalBackend:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
-    def describe(self) -> str:
-        return str(self.path)
-
-    def exists(self) -> bool:
-        return self.path.exists()
-
     def read(self) -> StateDocument:
         """The recorded state; a fresh empty one (new lineage) when there is no file yet."""
         try:
@@ -108,9 +102,15 @@ class LocalBackend:
             handle.close()
 
     def _open_locked(self, operation: str, shared: bool):  # type: ignore[no-untyped-def]
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         for _ in range(5):
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot open the state lock {self.lock_path}: {exc.strerror or exc}; "
+                    "the state directory must be writable"
+                ) from None
             handle = os.fdopen(fd, "r+", encoding="utf-8")
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
