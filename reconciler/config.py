@@ -228,7 +228,7 @@ def _build(doc: dict[str, Any], files: list[str]) -> Desired:
 
 def _minimax_group(alias: str, group: dict[str, Any]) -> MinimaxGroup:
     accounts = tuple(_sub_account(alias, a) for a in group.get("sub_accounts", []))
-    extra = {"base_url": group["base_url"].rstrip("/")} if "base_url" in group else {}
+    extra = _base_url(group)
     return MinimaxGroup(
         alias, group["group_id"], group["api_key_env"], sub_accounts=accounts, **extra
     )
@@ -253,7 +253,7 @@ def _sub_account(alias: str, account: dict[str, Any]) -> DesiredSubAccount:
 
 def _xai_team(alias: str, team: dict[str, Any]) -> XaiTeam:
     limit = team.get("spending_limit")
-    extra = {"base_url": team["base_url"].rstrip("/")} if "base_url" in team else {}
+    extra = _base_url(team)
     monthly = Decimal(str(limit["monthly_usd"])) if limit else None
     return XaiTeam(alias, team["team_id"], team["management_key_env"], monthly_usd=monthly, **extra)
 
@@ -263,8 +263,13 @@ def _useapi(alias: str, account: dict[str, Any]) -> UseapiAccount:
         CreditCheck(c.get("account"), Decimal(str(c["min_credits"])))
         for c in account.get("checks", [])
     )
-    extra = {"base_url": account["base_url"].rstrip("/")} if "base_url" in account else {}
+    extra = _base_url(account)
     return UseapiAccount(alias, account["token_env"], checks=checks, **extra)
+
+
+def _base_url(section: dict[str, Any]) -> dict[str, str]:
+    """``base_url`` without a trailing slash, when given (else the model's default applies)."""
+    return {"base_url": section["base_url"].rstrip("/")} if "base_url" in section else {}
 
 
 def config_digest(doc: dict[str, Any]) -> str:

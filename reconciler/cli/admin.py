@@ -6,7 +6,7 @@ defaults otherwise, so they work in an empty directory too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import click
 
@@ -38,8 +38,7 @@ def state_show(address: str, config_paths: Sequence[str]) -> int:
     import json
 
     resources = open_workspace(config_paths).backend.read().resources
-    if address not in resources:
-        raise StateError(f"{address} is not in the state (see `reconciler state list`)")
+    _require_recorded(address, resources)
     click.echo(json.dumps(resources[address], indent=2, ensure_ascii=False))
     return 0
 
@@ -52,12 +51,16 @@ def state_rm(address: str, config_paths: Sequence[str]) -> int:
     backend = open_workspace(config_paths).backend
     with backend.lock("state rm"):
         current = backend.read()
-        if address not in current.resources:
-            raise StateError(f"{address} is not in the state (see `reconciler state list`)")
+        _require_recorded(address, current.resources)
         current.remove(address)
         backend.write(current)
     err(f"Removed {address} from the state; it still exists at the provider, unmanaged.")
     return 0
+
+
+def _require_recorded(address: str, resources: Mapping[str, object]) -> None:
+    if address not in resources:
+        raise StateError(f"{address} is not in the state (see `reconciler state list`)")
 
 
 @click.group()

@@ -25,6 +25,7 @@ from typing import IO
 
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import write_private_atomic
+from reconciler.model import iso
 from reconciler.state.document import StateDocument
 
 
@@ -84,10 +85,7 @@ class LocalBackend:
                     operation=operation,
                     who=f"{_user()}@{socket.gethostname()}",
                     pid=os.getpid(),
-                    created=datetime.now(UTC)
-                    .replace(microsecond=0)
-                    .isoformat()
-                    .replace("+00:00", "Z"),
+                    created=iso(datetime.now(UTC).replace(microsecond=0)),
                 )
                 handle.seek(0)
                 handle.truncate()
