@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.applier import ApplyContext
-from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError
+from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError, StateError
 from reconciler.model import (
     Action,
     Change,
@@ -106,7 +106,12 @@ def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyCont
     except SecretsError as exc:
         sealed = False
         problems.append(f"the secrets could not be stored ({exc})")
-    context.recorder.record(record)
+    try:
+        context.recorder.record(record)
+    except StateError as exc:  # the id is in this message only: enough to `import` it
+        problems.append(
+            f"the state could not be written ({exc}); import it with subject_id {secret.subject_id}"
+        )
     sent = False
     if context.secrets_command:
         try:
