@@ -15,8 +15,7 @@ from pathlib import Path
 
 def write_private_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically, mode 0600, creating parent directories."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = _make_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -29,6 +28,22 @@ def write_private_atomic(path: Path, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_directory(path.parent)
+
+
+def check_writable(path: Path) -> None:
+    """Raise ``OSError`` if ``write_private_atomic(path, ...)`` could not make its temp file.
+
+    An apply that can call a provider but cannot record the answer would lose what the
+    provider hands back only once, so it proves it can write before the first call.
+    """
+    fd, temp = _make_temp(path)
+    os.close(fd)
+    os.unlink(temp)
+
+
+def _make_temp(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:

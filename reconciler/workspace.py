@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.config import DEFAULT_CONFIG, load_config, required_env, resolve_env
-from reconciler.errors import PlanError
+from reconciler.errors import PlanError, StateError
+from reconciler.fsutil import check_writable
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
 from reconciler.render import FORMAT_VERSION, plan_to_dict
@@ -66,6 +67,18 @@ class Workspace:
         return SecretStore(
             secrets_path(self.state_settings.path), key, key_env=self.secrets_settings.key_env
         )
+
+    def check_writable(self) -> None:
+        """Before any provider call: the state and the secrets store can both be written."""
+        state_path = Path(self.state_settings.path)
+        for path in (state_path, secrets_path(state_path)):
+            try:
+                check_writable(path)
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write {path}: {exc.strerror or exc}. Apply records every change "
+                    "there, so it stops before calling any provider. Nothing was changed."
+                ) from None
 
     def plan(
         self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool

@@ -167,3 +167,18 @@ def test_deeply_nested_yaml_is_a_config_error(workdir):
     assert result.code == 1
     assert "nested too deeply" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_apply_stops_before_any_provider_call_when_the_secrets_store_cannot_be_written(workdir):
+    # A state name of 237 characters leaves room for the state's temp file, but not for the
+    # secrets store's (ENAMETOOLONG), a failure root cannot bypass as it can a read-only dir.
+    stem = "s" * 232
+    workdir.config("- name: a\n", extra=f"state:\n  path: state/{stem}.json\n")
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert f"cannot write state/{stem}.secrets.json: File name too long" in result.stderr
+    assert "Nothing was changed" in result.stderr
+    assert "Traceback" not in result.output
+    assert not any(r["method"] == "POST" for r in workdir.sandbox.requests)
+    assert workdir.accounts() == {}
+    assert not (workdir.path / "state" / f"{stem}.json").exists()

@@ -113,6 +113,7 @@ def apply(
             return 0
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)
+        workspace.check_writable()
         if not saved and not auto_approve and not _confirm(summary_line(result)):
             return 1
         receipt = workspace.execute(result, state, store, credentials, now, err, parallelism)
