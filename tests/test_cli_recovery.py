@@ -37,6 +37,24 @@ def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):
     assert len(workdir.accounts()) == 1
 
 
+def test_a_create_done_behind_a_gateway_error_is_reported_as_existing_not_refused(workdir):
+    # The create runs, a gateway answers 504, the retry is refused as a duplicate name.
+    workdir.config("- name: ci-bot\n")
+    workdir.sandbox.add_fault(
+        method="POST",
+        path="/v1/sub_account",
+        kind="http_status_after",
+        http_status=504,
+        retry_after=0,
+    )
+    result = workdir.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert "its subject_id is unknown" in result.stdout
+    assert f"reconciler import '{CI_BOT}' SUBJECT_ID" in result.stdout
+    assert len(workdir.accounts()) == 1
+    assert _state(workdir)["resources"][CI_BOT]["pending"] is True
+
+
 def test_import_adopts_an_account_whose_answer_was_lost(workdir):
     workdir.config("- name: ci-bot\n  status: disabled\n  token_generation: 1\n")
     workdir.sandbox.add_fault(method="POST", path="/v1/sub_account", kind="drop_after", times=4)

@@ -346,11 +346,37 @@ def test_exhausted_attempts_raise_a_retryable_error(
         provider.create("ci-bot")
 
     assert caught.value.retryable
+    assert not caught.value.answer_lost  # a rate limit refuses the call before it runs
     assert caught.value.code == 1002
     assert "rate limit" in str(caught.value)
     assert calls(sb, "POST") == POLICY.attempts
     assert len(sleeps) == POLICY.attempts - 1
     assert accounts(sb) == {}
+
+
+@pytest.mark.parametrize(
+    ("fault", "lost"),
+    [
+        ({"kind": "base_resp", "code": 1001}, True),
+        ({"kind": "base_resp", "code": 1024}, True),
+        ({"kind": "http_status", "http_status": 502, "retry_after": None}, True),
+        ({"kind": "base_resp", "code": 1002}, False),
+        ({"kind": "http_status", "http_status": 429, "retry_after": 0}, False),
+    ],
+)
+def test_a_refusal_after_an_attempt_of_unknown_outcome_marks_the_answer_lost(
+    sb: Sandbox, provider: MinimaxProvider, sleeps: list[float], fault: dict, lost: bool
+) -> None:
+    # A gateway error or a MiniMax timeout may follow a create that ran: the duplicate-name
+    # refusal of the retry then says the account exists, not that the name was taken.
+    sb.add_fault("POST", **fault)
+    sb.add_fault("POST", kind="base_resp", code=2013)
+
+    with pytest.raises(ProviderError) as caught:
+        provider.create("ci-bot")
+
+    assert caught.value.code == 2013
+    assert caught.value.answer_lost is lost
 
 
 def test_backoff_grows_between_attempts(

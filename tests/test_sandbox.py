@@ -400,6 +400,15 @@ def test_drop_after_performs_the_action_then_closes_the_connection_unanswered(
     assert code_of(create(client, "created")) == 2013  # a re-send meets the duplicate
 
 
+def test_http_status_after_performs_the_action_then_answers_like_a_failing_gateway(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    sandbox.add_fault(kind="http_status_after", http_status=504, retry_after=None)
+    assert create(client, "created").status_code == 504
+    assert [a["account_name"] for a in sandbox.minimax_accounts(GROUP)] == ["created"]
+    assert code_of(create(client, "created")) == 2013
+
+
 def test_a_latency_fault_delays_the_answer_then_performs_the_call(
     sandbox: Sandbox, client: httpx.Client
 ) -> None:

@@ -5,7 +5,9 @@ it, retries what is safe (HTTP 429 and 5xx, timeouts, dropped connections, and w
 ``interpret`` marks ``retryable`` such as MiniMax rate-limit codes) with exponential
 backoff and jitter, honours ``Retry-After``, and never logs a body or header: answers
 may carry secrets, requests carry the API key. An answer that may have been executed but
-never arrived raises ``ProviderError(answer_lost=True)`` once retries are exhausted.
+never arrived (a timeout, a dropped connection, a 5xx) marks the error it finally raises
+``answer_lost``, even when a later attempt was refused: that refusal may be of the
+request's own earlier success.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def send(
             error = ProviderError(f"{describe}: HTTP failure ({_reason(exc)})")
         except ProviderError as exc:
             error = exc
+        answer_lost = answer_lost or error.answer_lost
         if not error.retryable or attempt == attempts:
             break
         if error.retry_after is not None and error.retry_after > policy.max_retry_after:
@@ -99,7 +102,11 @@ def send(
 
 
 def http_status_error(response: httpx.Response, describe: str, detail: str = "") -> ProviderError:
-    """A ProviderError for a non-2xx answer: 429 and 5xx are retryable."""
+    """A ProviderError for a non-2xx answer: 429 and 5xx are retryable.
+
+    A 5xx (a gateway's 502 or 504 above all) may come after the call was executed, so for
+    a create its outcome is unknown: it counts as a lost answer.
+    """
     status = response.status_code
     extra = f": {detail}" if detail else ""
     return ProviderError(
@@ -107,6 +114,7 @@ def http_status_error(response: httpx.Response, describe: str, detail: str = "")
         code=status,
         trace_id=response.headers.get("Trace-Id"),
         retryable=status == 429 or status >= 500,
+        answer_lost=status >= 500,
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
     )
 

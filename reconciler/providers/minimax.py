@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import httpx
 
 RETRYABLE_CODES = {1000, 1001, 1002, 1024, 1033, 1039, 2045}
+# Unknown error, timeout, internal errors: the call may have been carried out. Rate limits
+# (1002, 1039, 2045) refuse a call before it runs.
+UNKNOWN_OUTCOME_CODES = {1000, 1001, 1024, 1033}
 AUTH_CODE = 1004
 STATUS_CODES = {Status.ENABLED: 0, Status.DISABLED: 2}
 
@@ -173,6 +176,7 @@ class MinimaxProvider:
             code=code,
             trace_id=trace_id,
             retryable=code in RETRYABLE_CODES,
+            answer_lost=code in UNKNOWN_OUTCOME_CODES,
         )
 
     def _auth_error(

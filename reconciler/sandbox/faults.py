@@ -2,7 +2,8 @@
 
 Tests and the demo need to see the reconciler survive what the API documents warn about:
 latency, HTTP 429/5xx with ``Retry-After``, provider error codes in an HTTP 200 answer,
-a connection dropped before or after the action took effect (a lost answer), and a
+a connection dropped (or a gateway's 5xx) before or after the action took effect (a lost
+answer), and a
 malformed JSON body like the seed's trailing comma. A fault matches a method and a
 full-match path regex; the first live match fires and uses up one of its ``times``. This
 module only decides and shapes; ``server.py`` applies the fault around the emulator call.
@@ -18,8 +19,19 @@ from http import HTTPStatus
 from reconciler.sandbox.wire import Reply, json_reply
 
 FAULT_KINDS = frozenset(
-    {"latency", "http_status", "base_resp", "drop_before", "drop_after", "malformed"}
+    {
+        "latency",
+        "http_status",
+        "http_status_after",  # the call runs, then a gateway answers 5xx: the outcome is unknown
+        "base_resp",
+        "drop_before",
+        "drop_after",
+        "malformed",
+    }
 )
+# Kinds that answer in place of the call, and kinds that answer (or drop) after it ran.
+REPLACING_KINDS = frozenset({"http_status", "base_resp", "malformed", "drop_before"})
+AFTER_KINDS = frozenset({"http_status_after", "drop_after"})
 
 # Messages for the codes on MiniMax's error page, used when a fault gives no message.
 _CODE_MESSAGES = {
@@ -144,14 +156,14 @@ class FaultSet:
 
 
 def fault_reply(fault: Fault) -> Reply:
-    """Shape the answer of a fault that replaces the call (http_status, base_resp, malformed)."""
+    """Shape a fault's answer (http_status, http_status_after, base_resp, malformed)."""
     if fault.kind == "malformed":
         return Reply(status=200, body=MALFORMED_BODY)
     if fault.kind == "base_resp":
         code = 1000 if fault.code is None else fault.code
         message = fault.message or _CODE_MESSAGES.get(code, "error")
         return json_reply({"base_resp": {"status_code": code, "status_msg": message}})
-    if fault.kind == "http_status":
+    if fault.kind in ("http_status", "http_status_after"):
         code = 1000 if fault.code is None else fault.code
         message = fault.message or _status_phrase(fault.http_status)
         headers = {}

@@ -18,7 +18,13 @@ from types import TracebackType
 from typing import Any
 
 from reconciler.sandbox.admin import ADMIN_PREFIX, admin_not_found, admin_routes
-from reconciler.sandbox.faults import FaultSet, fault_reply, make_fault
+from reconciler.sandbox.faults import (
+    AFTER_KINDS,
+    REPLACING_KINDS,
+    FaultSet,
+    fault_reply,
+    make_fault,
+)
 from reconciler.sandbox.minimax import MiniMaxEmulator
 from reconciler.sandbox.transport import POLL_INTERVAL, TransportServer
 from reconciler.sandbox.wire import Reply, Request, dispatch, json_reply
@@ -182,16 +188,13 @@ class Sandbox:
                 {"method": request.method, "path": request.path, "query": dict(request.query)}
             )
         fault = self._faults.take(request.method, request.path)
-        if fault is not None:
-            if fault.kind == "latency":
-                time.sleep(fault.delay)
-            elif fault.kind == "drop_before":
-                return None
-            elif fault.kind != "drop_after":
-                return fault_reply(fault)
+        if fault is not None and fault.kind == "latency":
+            time.sleep(fault.delay)
+        elif fault is not None and fault.kind in REPLACING_KINDS:
+            return None if fault.kind == "drop_before" else fault_reply(fault)
         reply = dispatch(self._provider_routes, request)
-        if fault is not None and fault.kind == "drop_after":
-            return None
+        if fault is not None and fault.kind in AFTER_KINDS:
+            return None if fault.kind == "drop_after" else fault_reply(fault)
         if reply is None:
             return json_reply({"base_resp": {"status_code": 1000, "status_msg": "not found"}}, 404)
         return reply
