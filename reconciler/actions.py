@@ -23,7 +23,7 @@ from reconciler.model import (
 )
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
 
-_REFUSED = 2013
+_INVALID_PARAMS = 2013  # MiniMax's code for bad parameters, a duplicate name, an unknown id
 
 
 def execute(change: Change, context: ApplyContext) -> str:
@@ -141,14 +141,11 @@ def _create_failed(
     address: str, exc: ProviderError, was_pending: bool, context: ApplyContext
 ) -> ReconcilerError:
     """Keep or drop the pending record, and say what the user can do."""
-    refused = exc.code is not None and not exc.retryable
-    if refused and (was_pending or exc.answer_lost) and exc.code == _REFUSED:
+    if (was_pending or exc.answer_lost) and exc.code == _INVALID_PARAMS:
         return ReconcilerError(
             f"{exc}\n    An earlier create of this account was sent but its answer was lost, and MiniMax "
-            "now refuses the name: the account most likely exists, but its subject_id is unknown (and so "
-            "are its password and token, unless an interrupted run sealed them in the store). "
-            f"Find its id in the MiniMax console, run `reconciler import '{address}' SUBJECT_ID`, then "
-            "raise its token_generation to issue a token you can keep."
+            f"now refuses the name: the account most likely exists, but its subject_id is unknown. "
+            f"{_where_to_find_the_id(address, context)}"
         )
     if exc.answer_lost or was_pending:
         return ReconcilerError(
@@ -157,12 +154,26 @@ def _create_failed(
         )
     context.recorder.forget(address)
     hint = ""
-    if exc.code == _REFUSED:
+    if exc.code == _INVALID_PARAMS:
         hint = (
             "\n    If an account with this name already exists in MiniMax, adopt it with "
             f"`reconciler import '{address}' SUBJECT_ID`."
         )
     return ReconcilerError(f"{exc}{hint}")
+
+
+def _where_to_find_the_id(address: str, context: ApplyContext) -> str:
+    """An interrupted run may have sealed the account's secrets, and its id with them."""
+    sealed = _sealed_subjects(address, context)
+    if len(sealed) == 1:
+        return (
+            f"The secrets store holds its token, sealed for subject_id {sealed[0]}: run "
+            f"`reconciler import '{address}' {sealed[0]}`."
+        )
+    return (
+        f"Find its id in the MiniMax console, run `reconciler import '{address}' SUBJECT_ID`, "
+        "then raise its token_generation to issue a token you can keep."
+    )
 
 
 def _update(change: Change, context: ApplyContext) -> str:
@@ -211,19 +222,52 @@ def _delete(change: Change, context: ApplyContext) -> str:
     record = context.recorder.recorded(change.address)
     if record is None:
         return "already gone from state"
-    note = f"subject_id {record.subject_id}" if record.subject_id else "forgotten (was pending)"
-    if record.subject_id:
-        try:
-            context.providers.minimax(record.alias).delete(record.subject_id)
-        except ProviderError as exc:
-            if not (exc.answer_lost and exc.code == _REFUSED):
-                raise ReconcilerError(
-                    f"{exc}\n    If the account no longer exists in MiniMax, stop tracking it: "
-                    f"reconciler state rm '{change.address}'"
-                ) from None
-            note += "; an earlier attempt's answer was lost and MiniMax no longer knows the id"
-    context.recorder.forget(change.address)
+    _refuse_protected_delete(record, context)
+    if not record.subject_id:
+        context.recorder.forget(change.address)
+        return "forgotten (was pending)" + _sealed_note(change.address, context)
+    note = f"subject_id {record.subject_id}"
+    try:
+        context.providers.minimax(record.alias).delete(record.subject_id)
+    except ProviderError as exc:
+        if not (exc.answer_lost and exc.code == _INVALID_PARAMS):
+            raise ReconcilerError(
+                f"{exc}\n    If the account no longer exists in MiniMax, stop tracking it: "
+                f"reconciler state rm '{change.address}'"
+            ) from None
+        note += "; an earlier attempt's answer was lost and MiniMax no longer knows the id"
+    context.recorder.forget(change.address, deleted=record.subject_id)
     return note
+
+
+def _refuse_protected_delete(record: RecordedSubAccount, context: ApplyContext) -> None:
+    """The planner never deletes these; a hand-edited saved plan must not either."""
+    if record.prevent_destroy:
+        raise PlanError(
+            f"{record.address} has prevent_destroy set: refusing to delete it (the plan was not "
+            "made by this config and state)"
+        )
+    if record.address in context.desired.sub_accounts():
+        raise PlanError(
+            f"{record.address} is still in the config: refusing to delete it (the plan was not "
+            "made by this config and state)"
+        )
+
+
+def _sealed_subjects(address: str, context: ApplyContext) -> list[str]:
+    """The subject_ids the store holds secrets for at ``address`` (none without a key)."""
+    store = context.recorder.store
+    return sorted(store.subjects(address) - {""}) if store is not None else []
+
+
+def _sealed_note(address: str, context: ApplyContext) -> str:
+    sealed = _sealed_subjects(address, context)
+    if not sealed:
+        return ""
+    return (
+        f"; its create may have succeeded as subject_id {', '.join(sealed)} (secrets sealed in the "
+        "store and kept): delete that account in the MiniMax console if it exists"
+    )
 
 
 def _recorded(change: Change, context: ApplyContext) -> RecordedSubAccount:

@@ -63,12 +63,16 @@ class Recorder:
             self.state.put(record)
             self.backend.write(self.state)
 
-    def forget(self, address: str) -> None:
+    def forget(self, address: str, *, deleted: str | None = None) -> None:
+        """Drop ``address`` from the state; with ``deleted``, also that account's secrets.
+
+        Without a confirmed delete the secrets stay: they may belong to an account that
+        exists (a pending create's, sealed before its answer was lost).
+        """
         with self._lock:
             self.state.remove(address)
             self.backend.write(self.state)
-            if self.store is not None and self.store.has(address):
-                self.store.remove(address)
+            if self.store is not None and deleted and self.store.forget_deleted(address, deleted):
                 self.store.save()
 
     def recorded(self, address: str) -> RecordedSubAccount | None:
@@ -82,6 +86,9 @@ class Recorder:
         if self.store is None:
             return
         with self._lock:
+            # MiniMax just issued these for ``subject_id``: the address is that account's now,
+            # and whatever it held for another account is stale.
+            self.store.forget_if_other(address, subject_id)
             for name, value in fields.items():
                 self.store.put(address, name, value, issued_at, subject_id)
             self.store.save()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from reconciler.errors import PlanError
 from reconciler.model import Desired, RecordedSubAccount, parse_sub_account_address
+from reconciler.secrets import SecretStore
 from reconciler.state import StateDocument
 
 
@@ -45,3 +46,26 @@ def import_sub_account(
     )
     state.put(record)
     return record
+
+
+def sealed_for_others(store: SecretStore, address: str, subject_id: str, drop: bool) -> bool:
+    """Whether the store holds secrets at ``address`` for another account, to drop after import.
+
+    They were sealed by a create whose answer was lost, so their subject_id is most likely
+    the account's real one: importing another id by mistake must not destroy the only copy
+    of its token. ``drop`` is the user saying that account is gone.
+    """
+    others = sorted(store.subjects(address) - {subject_id})
+    if not others or drop:
+        return bool(others)
+    named = [other for other in others if other]
+    hint = (
+        f"that is most likely this account's id: `reconciler import '{address}' {named[0]}`. "
+        if len(named) == 1
+        else ""
+    )
+    raise PlanError(
+        f"the secrets store holds a token for {address} sealed for subject_id "
+        f"{', '.join(named) or '(unrecorded)'}, not {subject_id}: {hint}If that account no longer "
+        "exists, import again with --forget-sealed-secrets to drop its secrets."
+    )

@@ -8,8 +8,8 @@ by ``secrets.key_env``, with ``address/field`` as associated data so a value can
 moved to another account unnoticed. The file also holds a key check (a truncated
 HMAC of a fixed label under the key: it reveals nothing about the key), so a store sealed
 with one key refuses to be opened with another instead of silently mixing keys. Each
-entry may record the ``subject_id`` of the account it was issued for, so the entries of
-an account that no longer lives at an address can be dropped (``forget_if_other``).
+entry records the ``subject_id`` of the account it was issued for: an account's secrets
+are dropped when that account is deleted or replaced, never because a record was.
 ``secrets.command`` additionally receives each new secret as one JSON object on stdin
 (Vault, a cloud secret manager, CI secrets...), without the encryption key or the API keys
 in its environment, and its stderr is never shown when it holds any part of a secret.
@@ -25,7 +25,7 @@ import json
 import os
 import shlex
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,18 +203,28 @@ class SecretStore:
     def has(self, address: str) -> bool:
         return address in self._entries
 
-    def remove(self, address: str) -> None:
-        self._entries.pop(address, None)
+    def subjects(self, address: str) -> set[str]:
+        """The subject_ids the secrets at ``address`` were issued for ("" where unrecorded)."""
+        return {entry.get("subject_id", "") for entry in self._entries.get(address, {}).values()}
 
     def forget_if_other(self, address: str, subject_id: str) -> bool:
-        """Drop what ``address`` holds for another (or an unknown) account; True if any.
+        """Drop what ``address`` holds for another (or an unknown) account; True if any."""
+        return self._drop(address, lambda held: held != subject_id)
 
-        Entries recorded for ``subject_id`` stay; the address disappears once empty.
+    def forget_deleted(self, address: str, subject_id: str) -> bool:
+        """Drop what ``address`` holds for ``subject_id``, an account now deleted; True if any.
+
+        Entries of another account stay: they may be the only copy of a live account's
+        token (one whose create answer was lost, or one dropped from the state).
         """
+        return self._drop(address, lambda held: held in (subject_id, None))
+
+    def _drop(self, address: str, doomed: Callable[[str | None], bool]) -> bool:
+        """Drop the fields of ``address`` whose subject_id is ``doomed``; empty addresses go."""
         fields = self._entries.get(address)
         if not fields:
             return False
-        kept = {name: e for name, e in fields.items() if e.get("subject_id") == subject_id}
+        kept = {name: e for name, e in fields.items() if not doomed(e.get("subject_id"))}
         if len(kept) == len(fields):
             return False
         if kept:

@@ -62,8 +62,13 @@ class Workspace:
     def secret_store(self) -> SecretStore | None:
         """The encrypted store when a key is set; None when there is no key."""
         key = load_key(self.secrets_settings.key_env, self.environ)
-        if key is None:
-            return None
+        return None if key is None else self._open_store(key)
+
+    def secret_index(self) -> SecretStore:
+        """The store for listing and pruning, which needs no key (checked when there is one)."""
+        return self._open_store(load_key(self.secrets_settings.key_env, self.environ))
+
+    def _open_store(self, key: bytes | None) -> SecretStore:
         return SecretStore(
             secrets_path(self.state_settings.path), key, key_env=self.secrets_settings.key_env
         )

@@ -8,6 +8,8 @@ import signal
 import sys
 import time
 
+import pytest
+
 from reconciler.secrets import generate_key
 
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
@@ -371,14 +373,88 @@ def test_a_tampered_saved_plan_is_refused(workdir):
     assert workdir.accounts() == {}
 
 
-def test_import_drops_secrets_left_by_another_account_at_the_same_address(workdir):
+def test_import_of_another_id_keeps_sealed_secrets_unless_told_they_are_gone(workdir):
     workdir.config("- name: ci-bot\n")
     assert workdir.run("apply", "--auto-approve").code == 0
+    account = workdir.accounts()["ci-bot"]
     assert workdir.run("state", "rm", CI_BOT).code == 0
-    assert workdir.run("import", CI_BOT, "999").code == 0
+
+    mistyped = workdir.run("import", CI_BOT, "999")
+    assert mistyped.code == 1
+    assert f"sealed for subject_id {account['subject_id']}, not 999" in mistyped.stderr
+    assert f"reconciler import '{CI_BOT}' {account['subject_id']}" in mistyped.stderr
+    assert workdir.run("state", "list").stdout == ""
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == account["token"]
+
+    told = workdir.run("import", CI_BOT, "999", "--forget-sealed-secrets")
+    assert told.code == 0
     shown = workdir.run("secrets", "show", CI_BOT)
     assert shown.code == 1
-    assert workdir.accounts()["ci-bot"]["token"] not in shown.output
+    assert account["token"] not in shown.output
+
+
+def test_a_refused_create_keeps_the_secrets_of_an_account_dropped_from_state(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    account = workdir.accounts()["ci-bot"]
+    assert workdir.run("state", "rm", CI_BOT).code == 0
+
+    refused = workdir.run("apply", "--auto-approve")  # MiniMax refuses the name: 2013
+    assert refused.code == 1
+    assert "reconciler import" in refused.stdout
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == account["token"]
+    assert workdir.run("import", CI_BOT, account["subject_id"]).code == 0
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == account["token"]
+
+
+def test_a_create_interrupted_after_sealing_names_the_sealed_id_for_import(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    account = workdir.accounts()["ci-bot"]
+    # What a kill between sealing the secrets and writing the state leaves behind.
+    state_file = workdir.path / "state" / "reconciler.json"
+    state = json.loads(state_file.read_text())
+    state["resources"][CI_BOT].update(pending=True, subject_id=None)
+    state_file.write_text(json.dumps(state))
+
+    again = workdir.run("apply", "--auto-approve")
+    assert again.code == 1
+    assert f"sealed for subject_id {account['subject_id']}" in again.stdout
+    assert f"reconciler import '{CI_BOT}' {account['subject_id']}" in again.stdout
+
+    workdir.config("[]")  # given up on: the pending record goes, the sealed secrets stay
+    dropped = workdir.run("apply", "--auto-approve")
+    assert dropped.code == 0
+    assert f"may have succeeded as subject_id {account['subject_id']}" in dropped.stderr
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == account["token"]
+    assert set(workdir.accounts()) == {"ci-bot"}
+
+
+@pytest.mark.parametrize("protection", ["prevent_destroy", "still in config"])
+def test_a_saved_plan_edited_to_delete_a_kept_account_is_refused(workdir, protection):
+    workdir.config("- name: ci-bot\n  prevent_destroy: true\n- name: other\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    target = CI_BOT if protection == "prevent_destroy" else 'minimax.cn-main.sub_account["other"]'
+    workdir.config("- name: ci-bot\n  prevent_destroy: true\n- name: other\n  status: disabled\n")
+    assert workdir.run("plan", "--out", "p.json").code == 0
+    plan = json.loads((workdir.path / "p.json").read_text())
+    plan["changes"] = [
+        {
+            "address": target,
+            "action": "delete",
+            "before": {},
+            "after": None,
+            "reason": "removed from config",
+        }
+    ]
+    plan["summary"] = {"create": 0, "update": 0, "rotate": 0, "delete": 1}
+    (workdir.path / "p.json").write_text(json.dumps(plan))
+
+    result = workdir.run("apply", "p.json")
+    assert result.code == 1
+    assert "refusing to delete" in result.output
+    assert set(workdir.accounts()) == {"ci-bot", "other"}
+    assert target in workdir.run("state", "list").stdout
 
 
 def test_a_different_encryption_key_is_refused_before_any_change(workdir):

@@ -313,7 +313,7 @@ def test_a_store_opened_without_a_key_keeps_its_key_check_when_saved(
     check = json.loads(store_path.read_bytes())["key_check"]
 
     keyless = SecretStore(store_path, None)
-    keyless.remove(A)
+    assert keyless.forget_deleted(A, SUBJECT) is True  # stored without a subject_id: A's own
     keyless.save()
 
     assert json.loads(store_path.read_bytes())["key_check"] == check
@@ -464,14 +464,15 @@ def test_without_a_key_nothing_can_be_stored_or_read(key: bytes, store_path: Pat
         keyless.get(A, "token")
 
 
-def test_a_removed_address_is_gone_after_save(key: bytes, store_path: Path) -> None:
+def test_a_deleted_accounts_address_is_gone_after_save(key: bytes, store_path: Path) -> None:
     store = SecretStore(store_path, key)
-    store.put(A, "token", TOKEN, ISSUED)
-    store.put(B, "token", "b-token", ISSUED)
+    store.put(A, "token", TOKEN, ISSUED, SUBJECT)
+    store.put(A, "password", PASSWORD, ISSUED, SUBJECT)
+    store.put(B, "token", "b-token", ISSUED, SUBJECT)
     store.save()
 
-    store.remove(A)
-    store.remove('minimax.cn-main.sub_account["never"]')
+    assert store.forget_deleted(A, SUBJECT) is True
+    assert store.forget_deleted('minimax.cn-main.sub_account["never"]', SUBJECT) is False
     store.save()
 
     again = SecretStore(store_path, key)
@@ -572,6 +573,27 @@ def test_only_the_fields_of_another_account_are_forgotten(key: bytes, store_path
     assert store.get(A, "token") == TOKEN
     with pytest.raises(SecretsError, match="no password stored"):
         store.get(A, "password")
+
+
+def test_a_delete_keeps_the_secrets_of_another_account_at_the_address(
+    key: bytes, store_path: Path
+) -> None:
+    # Sealed by a create whose answer was lost: the only copy of a live account's token.
+    store = SecretStore(store_path, key)
+    store.put(A, "token", TOKEN, ISSUED, OTHER_SUBJECT)
+
+    assert store.forget_deleted(A, SUBJECT) is False
+    assert store.get(A, "token") == TOKEN
+    assert store.subjects(A) == {OTHER_SUBJECT}
+
+
+def test_subjects_name_whose_secrets_an_address_holds(key: bytes, store_path: Path) -> None:
+    store = SecretStore(store_path, key)
+    store.put(A, "password", PASSWORD, ISSUED, OTHER_SUBJECT)
+    store.put(A, "token", TOKEN, ISSUED)
+
+    assert store.subjects(A) == {OTHER_SUBJECT, ""}
+    assert store.subjects(B) == set()
 
 
 def test_a_store_opened_without_a_key_can_forget_another_accounts_secrets(

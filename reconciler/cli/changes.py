@@ -168,24 +168,30 @@ def show(plan_file: str, output_format: str) -> int:
 @click.command(name="import")
 @click.argument("address", metavar="ADDR")
 @click.argument("subject_id", metavar="ID")
+@click.option(
+    "--forget-sealed-secrets",
+    is_flag=True,
+    help="Drop secrets the store holds for another subject_id at ADDR (an account that is gone).",
+)
 @config_option
-def import_(address: str, subject_id: str, config_paths: Sequence[str]) -> int:
+def import_(
+    address: str, subject_id: str, forget_sealed_secrets: bool, config_paths: Sequence[str]
+) -> int:
     """Adopt an existing sub-account by its subject_id (from the MiniMax console)."""
-    from reconciler.importer import import_sub_account
-    from reconciler.secrets import SecretStore, secrets_path
+    from reconciler.importer import import_sub_account, sealed_for_others
     from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
     backend = workspace.backend
     with backend.lock("import"):
         state = backend.read()
+        store = workspace.secret_index()
         record = import_sub_account(workspace.config, state, address, subject_id)
-        store = SecretStore(
-            secrets_path(workspace.state_settings.path), None
-        )  # no key needed to drop
-        if store.forget_if_other(address, subject_id):  # secrets of another account once here
+        stale = sealed_for_others(store, address, subject_id, forget_sealed_secrets)
+        backend.write(state)  # first: a failing store write then loses nothing
+        if stale:
+            store.forget_if_other(address, subject_id)
             store.save()
-        backend.write(state)
     err(
         f"Imported {record.address} (subject_id {subject_id}). MiniMax cannot be read, so its status is "
         "unknown: the next plan sets it to the configured one."
