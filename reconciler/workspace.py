@@ -194,3 +194,36 @@ def accept_saved_plan(plan: Plan, state: StateDocument, desired: Desired, path: 
         reasons.append("the config changed since the plan was made")
     if reasons:
         raise PlanError(f"the saved plan {path} is stale: {'; '.join(reasons)}. Run plan again.")
+    _refuse_foreign_changes(plan, state, desired, path)
+
+
+def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
+    """Apply only what this config and state produce: a saved plan is a file anyone can edit.
+
+    The planner is pure, so planning again at the saved plan's time must give every change
+    it holds (a ``--target`` plan holds fewer). An edited delete of a protected account, or
+    an ``after`` the config never asked for, is refused before any provider call.
+    """
+    try:
+        made_at = datetime.fromisoformat(plan.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        made_at = None
+    if made_at is None or made_at.tzinfo is None:
+        raise PlanError(f"the saved plan {path} has no valid created_at time. Run plan again.")
+    fresh = make_plan(
+        desired, state.sub_accounts(), made_at, lineage=state.lineage, serial=state.serial
+    )
+    expected = {_identity(change) for change in fresh.changes}
+    foreign = [change for change in plan.changes if _identity(change) not in expected]
+    if foreign:
+        listed = ", ".join(f"{c.action.value} {c.address}" for c in foreign)
+        raise PlanError(
+            f"the saved plan {path} holds changes that this config and state do not produce "
+            f"({listed}): it was edited, or made by another version. Run plan again."
+        )
+
+
+def _identity(change: Change) -> str:
+    return json.dumps(
+        [change.address, change.action.value, change.before, change.after], sort_keys=True
+    )

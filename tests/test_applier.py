@@ -10,9 +10,13 @@ from pathlib import Path
 from reconciler.applier import FAILED, ApplyContext, ProviderPool, Recorder, apply_plan
 from reconciler.errors import StateError
 from reconciler.model import (
+    Action,
+    Change,
     Desired,
     DesiredSubAccount,
     MinimaxGroup,
+    Plan,
+    RecordedSubAccount,
     SecretsSettings,
     StateSettings,
 )
@@ -73,3 +77,52 @@ def test_a_state_write_failing_after_create_still_delivers_the_secret_and_names_
     assert f"import it with subject_id {account['subject_id']}" in outcome.message
     assert json.loads(received.read_text())["token"] == account["token"]
     assert account["token"] not in outcome.message
+
+
+def test_a_delete_of_a_protected_or_configured_account_is_refused_whatever_the_plan_says(
+    tmp_path,
+):
+    # The planner never makes these; a plan that does (edited, or from a buggy version)
+    # must still not delete an account the config keeps.
+    with Sandbox() as sandbox:
+        accounts = (
+            DesiredSubAccount("cn-main", "kept", prevent_destroy=True),
+            DesiredSubAccount("cn-main", "wanted"),
+        )
+        group = MinimaxGroup(
+            "cn-main", SANDBOX_MINIMAX_GROUP_ID, "MINIMAX_API_KEY", sandbox.url, accounts
+        )
+        desired = Desired(
+            state=StateSettings(path=str(tmp_path / "state.json")), minimax={"cn-main": group}
+        )
+        backend = LocalBackend(tmp_path / "state.json")
+        state = backend.read()
+        providers = ProviderPool(desired, {"MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY})
+        for account in accounts:
+            created = providers.minimax("cn-main").create(account.name)
+            state.put(
+                RecordedSubAccount(
+                    "cn-main",
+                    account.name,
+                    SANDBOX_MINIMAX_GROUP_ID,
+                    created.subject_id,
+                    prevent_destroy=account.prevent_destroy,
+                )
+            )
+        deletes = tuple(
+            Change(a.address, Action.DELETE, {}, None, "removed from config") for a in accounts
+        )
+        context = ApplyContext(
+            desired, Recorder(backend, state, None), providers, None, lambda: NOW, lambda _: None
+        )
+        try:
+            receipt = apply_plan(Plan(changes=deletes), context)
+        finally:
+            providers.close()
+        remaining = {a["account_name"] for a in sandbox.minimax_accounts(SANDBOX_MINIMAX_GROUP_ID)}
+
+    messages = {o.address: o.message for o in receipt.outcomes if o.result == FAILED}
+    assert "has prevent_destroy set: refusing to delete" in messages[accounts[0].address]
+    assert "is still in the config: refusing to delete" in messages[accounts[1].address]
+    assert remaining == {"kept", "wanted"}
+    assert set(state.sub_accounts()) == {a.address for a in accounts}

@@ -430,31 +430,36 @@ def test_a_create_interrupted_after_sealing_names_the_sealed_id_for_import(workd
     assert set(workdir.accounts()) == {"ci-bot"}
 
 
-@pytest.mark.parametrize("protection", ["prevent_destroy", "still in config"])
-def test_a_saved_plan_edited_to_delete_a_kept_account_is_refused(workdir, protection):
+@pytest.mark.parametrize(
+    "edit", ["delete a protected account", "delete a wanted account", "record an unasked value"]
+)
+def test_a_saved_plan_holding_changes_the_config_does_not_make_is_refused(workdir, edit):
     workdir.config("- name: ci-bot\n  prevent_destroy: true\n- name: other\n")
     assert workdir.run("apply", "--auto-approve").code == 0
-    target = CI_BOT if protection == "prevent_destroy" else 'minimax.cn-main.sub_account["other"]'
+    other = 'minimax.cn-main.sub_account["other"]'
     workdir.config("- name: ci-bot\n  prevent_destroy: true\n- name: other\n  status: disabled\n")
     assert workdir.run("plan", "--out", "p.json").code == 0
     plan = json.loads((workdir.path / "p.json").read_text())
-    plan["changes"] = [
-        {
-            "address": target,
-            "action": "delete",
-            "before": {},
-            "after": None,
-            "reason": "removed from config",
-        }
-    ]
-    plan["summary"] = {"create": 0, "update": 0, "rotate": 0, "delete": 1}
+    forged = {
+        "delete a protected account": {"address": CI_BOT, "action": "delete", "after": None},
+        "delete a wanted account": {"address": other, "action": "delete", "after": None},
+        "record an unasked value": {
+            "address": other,
+            "action": "update",
+            "after": {"status": "disabled", "prevent_destroy": True},
+        },
+    }[edit]
+    plan["changes"] = [{"before": {}, "reason": "removed from config", **forged}]
     (workdir.path / "p.json").write_text(json.dumps(plan))
+    requests_before = len(workdir.sandbox.requests)
 
     result = workdir.run("apply", "p.json")
     assert result.code == 1
-    assert "refusing to delete" in result.output
+    assert "holds changes that this config and state do not produce" in result.stderr
+    assert f"{forged['action']} {forged['address']}" in result.stderr
     assert set(workdir.accounts()) == {"ci-bot", "other"}
-    assert target in workdir.run("state", "list").stdout
+    assert all(a["status"] == 0 for a in workdir.accounts().values())
+    assert workdir.sandbox.requests[requests_before:] == []
 
 
 def test_a_different_encryption_key_is_refused_before_any_change(workdir):
