@@ -272,7 +272,8 @@ def _wait_for(condition, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_finishes_the_change_in_flight_and_starts_no_new_one(workdir, signum):
     workdir.config("- name: a\n- name: b\n- name: c\n")
     workdir.sandbox.add_fault(
         method="POST", path="/v1/sub_account", kind="latency", delay=2.0, times=1
@@ -280,7 +281,7 @@ def test_ctrl_c_finishes_the_change_in_flight_and_starts_no_new_one(workdir):
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "1")
     try:
         _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, signum)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

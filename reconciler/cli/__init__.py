@@ -9,6 +9,7 @@ The CLI package is the only place that prints.
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: maps every outcome to an exit code (usage errors exit 1, not 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:
@@ -64,3 +66,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         err(f"Internal error: {exc!r}. Run with --debug for the traceback, and please report it.")
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a cancelled CI job, ``timeout``, ``docker stop``) stops like Ctrl-C does.
+
+    Dying at once would lose what a create in flight hands back: its password and token
+    exist nowhere else. Ctrl-C's path lets the changes in flight finish and record.
+    """
+    raise KeyboardInterrupt
