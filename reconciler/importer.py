@@ -25,7 +25,7 @@ def import_sub_account(
     account = desired.sub_accounts().get(address)
     if account is None:
         raise PlanError(f"{address} is not in the config: declare it there first, then import it")
-    if not subject_id.isdigit():
+    if not (subject_id.isascii() and subject_id.isdigit()):  # not '²³' or Arabic-Indic digits
         raise PlanError(f"{subject_id!r} is not a MiniMax subject_id (a number from the console)")
     recorded = state.sub_accounts()
     for other in recorded.values():

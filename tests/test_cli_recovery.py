@@ -80,6 +80,9 @@ def test_import_adopts_an_account_whose_answer_was_lost(workdir):
 
 def test_import_refuses_an_address_missing_from_config_or_already_managed(workdir):
     workdir.config("- name: ci-bot\n")
+    for not_an_id in ("²³", "١٢٣", "12a"):
+        refused = workdir.run("import", CI_BOT, not_an_id)
+        assert refused.code == 1 and "is not a MiniMax subject_id" in refused.stderr
     missing = workdir.run("import", 'minimax.cn-main.sub_account["other"]', "123")
     assert missing.code == 1 and "not in the config" in missing.stderr
     assert workdir.run("apply", "--auto-approve").code == 0

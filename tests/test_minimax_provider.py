@@ -729,3 +729,16 @@ def test_a_subject_id_is_sent_as_one_path_segment(sleeps: list[float]) -> None:
         provider.close()
 
     assert seen == [f"/v1/sub_account/..%2F1%3Fx%3D1?GroupId={GROUP}"]
+
+
+def test_a_key_no_header_can_carry_is_never_quoted_in_the_error(
+    make_provider: Callable[..., MinimaxProvider],
+) -> None:
+    # httpx names the illegal header value, key included, in its own message.
+    provider = make_provider(api_key="sk-SECRETPART1\nSECRETPART2")
+
+    with pytest.raises(ProviderError) as caught:
+        provider.create("ci-bot")
+
+    assert "HTTP failure" in str(caught.value)
+    assert "SECRETPART" not in str(caught.value)

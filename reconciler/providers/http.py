@@ -86,7 +86,8 @@ def send(
                 f"{describe}: connection dropped ({_reason(exc)})", retryable=True
             )
         except httpx.HTTPError as exc:
-            error = ProviderError(f"{describe}: HTTP failure ({_reason(exc)})")
+            # Not its text: a LocalProtocolError quotes the offending header, the API key.
+            error = ProviderError(f"{describe}: HTTP failure ({type(exc).__name__})")
         except ProviderError as exc:
             error = exc
         answer_lost = answer_lost or error.answer_lost
