@@ -11,6 +11,7 @@ disable that may fail (a failing step never loses the account or its secrets).
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 from reconciler.applier import ApplyContext
 from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError, StateError
@@ -122,7 +123,7 @@ def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyCont
     if problems:
         if sealed:
             problems.append(
-                f"the secrets are in the encrypted store (`reconciler secrets show '{secret.address}'`)"
+                f"the secrets are in the encrypted store (`reconciler secrets show {shlex.quote(secret.address)}`)"
             )
         elif not sent:
             problems.append(
@@ -157,7 +158,7 @@ def _create_failed(
     if exc.code == _INVALID_PARAMS:
         hint = (
             "\n    If an account with this name already exists in MiniMax, adopt it with "
-            f"`reconciler import '{address}' SUBJECT_ID`."
+            f"`reconciler import {shlex.quote(address)} SUBJECT_ID`."
         )
     return ReconcilerError(f"{exc}{hint}")
 
@@ -168,10 +169,10 @@ def _where_to_find_the_id(address: str, context: ApplyContext) -> str:
     if len(sealed) == 1:
         return (
             f"The secrets store holds its token, sealed for subject_id {sealed[0]}: run "
-            f"`reconciler import '{address}' {sealed[0]}`."
+            f"`reconciler import {shlex.quote(address)} {sealed[0]}`."
         )
     return (
-        f"Find its id in the MiniMax console, run `reconciler import '{address}' SUBJECT_ID`, "
+        f"Find its id in the MiniMax console, run `reconciler import {shlex.quote(address)} SUBJECT_ID`, "
         "then raise its token_generation to issue a token you can keep."
     )
 
@@ -233,7 +234,7 @@ def _delete(change: Change, context: ApplyContext) -> str:
         if not (exc.answer_lost and exc.code == _INVALID_PARAMS):
             raise ReconcilerError(
                 f"{exc}\n    If the account no longer exists in MiniMax, stop tracking it: "
-                f"reconciler state rm '{change.address}'"
+                f"reconciler state rm {shlex.quote(change.address)}"
             ) from None
         note += "; an earlier attempt's answer was lost and MiniMax no longer knows the id"
     context.recorder.forget(change.address, deleted=record.subject_id)

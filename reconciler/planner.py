@@ -10,6 +10,7 @@ removing the YAML block must never be enough to destroy a protected account.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -168,7 +169,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 "removed from config, but prevent_destroy was set when it was last applied. "
                 "To delete it, first apply it with prevent_destroy: false; to stop managing it "
-                f"without deleting it, run `reconciler state rm '{address}'`",
+                f"without deleting it, run `reconciler state rm {shlex.quote(address)}`",
             )
         )
         return
@@ -179,7 +180,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 f"its group minimax.{record.alias} is gone from the config, so it cannot be "
                 "deleted (no API key or base_url). Keep the group with an empty sub_accounts list "
-                f"to delete its accounts, or run `reconciler state rm '{address}'` to forget it",
+                f"to delete its accounts, or run `reconciler state rm {shlex.quote(address)}` to forget it",
             )
         )
         return
@@ -190,7 +191,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 f"removed from config, but it was created in group {record.group_id} and "
                 f"minimax.{record.alias} is now group {group.group_id}, so it cannot be deleted "
-                f"from here. Restore group_id, or run `reconciler state rm '{address}'` to forget it",
+                f"from here. Restore group_id, or run `reconciler state rm {shlex.quote(address)}` to forget it",
             )
         )
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import sys
 import time
@@ -161,6 +163,19 @@ def test_removing_a_protected_account_from_config_makes_plan_fail(workdir):
     assert "prevent_destroy" in result.stderr and "state rm" in result.stderr
     assert workdir.run("apply", "--auto-approve").code == 1
     assert set(workdir.accounts()) == {"keep"}
+
+
+def test_suggested_commands_can_be_pasted_into_a_shell_whatever_the_name(workdir):
+    name = 'bob\'s "bot" $HOME'
+    workdir.config(f"- name: {json.dumps(name)}\n  prevent_destroy: true\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("[]")
+    result = workdir.run("plan")
+    assert result.code == 1
+    suggested = re.search(r"`(reconciler state rm [^`]*)`", result.stderr).group(1)
+    address = f"minimax.cn-main.sub_account[{json.dumps(name, ensure_ascii=False)}]"
+    assert shlex.split(suggested) == ["reconciler", "state", "rm", address]
+    assert workdir.run(*shlex.split(suggested)[1:]).code == 0
 
 
 def test_protection_can_be_lifted_then_the_account_deleted(workdir):
