@@ -9,6 +9,7 @@ plan holds none, by construction.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from reconciler.model import Action, Change, Plan
@@ -109,13 +110,28 @@ def render_markdown(plan: Plan) -> str:
     for change in plan.changes:
         detail = "; ".join(f"{k} = {v}" for k, v in _attribute_rows(change))
         lines.append(
-            f"| {change.action.value} | `{_md(change.address)}` | {_md(detail)} | {_md(change.reason)} |"
+            f"| {change.action.value} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"
         )
     return "\n".join(lines) + "\n"
 
 
+# Characters that make Markdown out of text: a name like "x [click](https://evil)" must
+# reach the reviewer as the text it is, not as a link. "://" is broken to stop autolinks.
+_MD_ACTIVE = re.compile(r"[\\`*_\[\]<|~&]|(?<=:)/")
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text for a table cell, rendered literally: every active character escaped."""
+    return _MD_ACTIVE.sub(lambda m: "\\" + m.group(), text.replace("\n", " "))
+
+
+def _md_code(text: str) -> str:
+    """A code span that holds any text: its fence is longer than any backtick run inside."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    body = text.replace("\n", " ").replace("|", "\\|")  # GFM splits cells before code spans
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:

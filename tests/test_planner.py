@@ -8,7 +8,9 @@ which order, what --target selects, and what planning refuses to do.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import pytest
@@ -658,6 +660,20 @@ def test_a_plan_never_contains_token_fingerprints_or_secret_fields() -> None:
     for change in json.loads(render_json(plan))["changes"]:
         for side in (change["before"] or {}, change["after"] or {}):
             assert secret_keys.isdisjoint(side)
+
+
+def test_markdown_shows_any_name_literally_and_never_as_a_link() -> None:
+    from markdown_it import MarkdownIt
+
+    names = ["x` [click me](https://evil.example) `y", "a|b *c* <b>d</b> &amp; ~~e~~", "``"]
+    plan = plan_for(config(*(want(n, status=Status.DISABLED) for n in names)))
+
+    html = MarkdownIt("gfm-like").render(render_markdown(plan))
+
+    assert "<a " not in html and "<b>" not in html and "<em>" not in html
+    rows = re.findall(r"<tr>\s*<td>create</td>\s*<td><code>(.*?)</code></td>", html, re.S)
+    assert [html_unescape(row) for row in rows] == [want(n).address for n in sorted(names)]
+    assert html.count("new in config") == len(names)
 
 
 # -- purity --
