@@ -77,7 +77,10 @@ def _create(change: Change, context: ApplyContext) -> str:
         token_fingerprint=fingerprint(created.token),
         created_at=issued,
     )
-    problems = _hand_over(secret, record, context)
+    # The id is in this message only: enough to `import` the account.
+    problems = _hand_over(
+        secret, record, context, f"import it with subject_id {created.subject_id}"
+    )
     note = f"subject_id {created.subject_id}"
     if account.status is Status.DISABLED:
         try:
@@ -92,8 +95,12 @@ def _create(change: Change, context: ApplyContext) -> str:
     return note
 
 
-def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyContext) -> list[str]:
+def _hand_over(
+    secret: NewSecret, record: RecordedSubAccount, context: ApplyContext, if_unrecorded: str
+) -> list[str]:
     """Secrets to the store, the record to the state, then secrets to the command.
+
+    ``if_unrecorded`` tells the user what to do when the state cannot be written.
 
     This order survives a crash at any point (sealed secrets of a still-pending record are
     found again after ``import``), and nothing that can fail here, neither the store nor
@@ -109,10 +116,8 @@ def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyCont
         problems.append(f"the secrets could not be stored ({exc})")
     try:
         context.recorder.record(record)
-    except StateError as exc:  # the id is in this message only: enough to `import` it
-        problems.append(
-            f"the state could not be written ({exc}); import it with subject_id {secret.subject_id}"
-        )
+    except StateError as exc:
+        problems.append(f"the state could not be written ({exc}); {if_unrecorded}")
     sent = False
     if context.secrets_command:
         try:
@@ -126,16 +131,20 @@ def _hand_over(secret: NewSecret, record: RecordedSubAccount, context: ApplyCont
                 f"the secrets are in the encrypted store (`reconciler secrets show {shlex.quote(secret.address)}`)"
             )
         elif not sent:
-            problems.append(
-                "the new token and password are lost: raise token_generation to issue a new token"
-            )
+            lost = "token and password are" if secret.password else "token is"
+            problems.append(f"the new {lost} lost: raise token_generation to issue a new token")
     return problems
 
 
 def _withheld_env(context: ApplyContext) -> list[str]:
-    """The secrets command must not inherit the encryption key or any API key."""
-    groups = context.desired.minimax.values()
-    return [context.desired.secrets.key_env, *(group.api_key_env for group in groups)]
+    """The secrets command must not inherit the encryption key or any credential named."""
+    desired = context.desired
+    return [
+        desired.secrets.key_env,
+        *(group.api_key_env for group in desired.minimax.values()),
+        *(team.management_key_env for team in desired.xai.values()),
+        *(account.token_env for account in desired.useapi.values()),
+    ]
 
 
 def _create_failed(
@@ -213,7 +222,8 @@ def _rotate(change: Change, context: ApplyContext) -> str:
     )
     account = f"{record.name}@{record.group_id}"
     secret = NewSecret(change.address, account, record.subject_id, token, iso(issued))
-    problems = _hand_over(secret, rotated, context)
+    # The state keeps the old generation, so the next apply issues another token.
+    problems = _hand_over(secret, rotated, context, "the next apply rotates the token again")
     if problems:
         raise ReconcilerError("rotated, but " + "; and ".join(problems))
     return f"generation {generation}"

@@ -26,7 +26,7 @@ import os
 import shlex
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +83,9 @@ class NewSecret:
     address: str
     account: str
     subject_id: str
-    token: str
+    token: str = field(repr=False)  # never in a repr: a log or a traceback may show it
     issued_at: str
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     def as_json(self) -> bytes:
         body: dict[str, Any] = {

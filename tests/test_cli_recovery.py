@@ -219,6 +219,24 @@ def test_secrets_command_receives_each_new_secret_as_json(workdir):
     assert set(record) == {"address", "account", "subject_id", "token", "password", "issued_at"}
 
 
+def test_secrets_command_inherits_no_key_the_config_names(workdir):
+    dump = workdir.path / "dump.py"
+    dump.write_text("import json, os, sys\njson.dump(dict(os.environ), open(sys.argv[1], 'w'))\n")
+    seen = workdir.path / "env.json"
+    extra = (
+        f"secrets:\n  command: '{sys.executable} {dump} {seen}'\n"
+        "xai:\n  prod:\n    team_id: team-1\n    management_key_env: XAI_MANAGEMENT_KEY\n"
+        "useapi:\n  default:\n    token_env: USEAPI_TOKEN\n"
+    )
+    workdir.config("- name: ci-bot\n", extra=extra)
+    keys = {"XAI_MANAGEMENT_KEY": "xai-secret-value", "USEAPI_TOKEN": "useapi-secret-value"}
+    assert workdir.run("apply", "--auto-approve", env=keys).code == 0
+    environment = json.loads(seen.read_text())
+    for name in ("MINIMAX_API_KEY", "RECONCILER_SECRET_KEY", *keys):
+        assert name not in environment
+    assert "PATH" in environment
+
+
 def test_failing_secrets_command_fails_loudly_but_keeps_the_secret(workdir):
     extra = f"secrets:\n  command: '{sys.executable} -c \"import sys; sys.exit(3)\"'"
     workdir.config("- name: ci-bot\n", extra=extra)

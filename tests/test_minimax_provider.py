@@ -742,3 +742,15 @@ def test_a_key_no_header_can_carry_is_never_quoted_in_the_error(
 
     assert "HTTP failure" in str(caught.value)
     assert "SECRETPART" not in str(caught.value)
+
+
+def test_reprs_of_what_carries_a_secret_leave_it_out(provider: MinimaxProvider) -> None:
+    from reconciler.secrets import NewSecret
+
+    created = provider.create("ci-bot")
+    secret = NewSecret("addr", created.account, created.subject_id, created.token, "now", "pw-1")
+
+    for shown in (repr(created), repr(secret), str([created, secret])):
+        assert created.token not in shown and created.password not in shown
+        assert "pw-1" not in shown
+        assert created.subject_id in shown

@@ -10,7 +10,7 @@ logged or echoed: create and rotate answers carry the only copy of a password an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -41,8 +41,8 @@ STATUS_CODES = {Status.ENABLED: 0, Status.DISABLED: 2}
 class CreatedSubAccount:
     subject_id: str
     account: str
-    password: str
-    token: str
+    password: str = field(repr=False)  # never in a repr: a log or a traceback may show it
+    token: str = field(repr=False)
 
 
 class MinimaxProvider:
