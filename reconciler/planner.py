@@ -151,6 +151,13 @@ def _rotation(
     issued = record.token_issued_at
     if reason is None and account.rotate_every and issued and now - issued >= account.rotate_every:
         reason = f"token older than {account.rotate_every_text} (issued {issued:%Y-%m-%d})"
+    if reason is None and account.rotate_every and issued is None and record.subject_id:
+        # Imported: the token's age is unknown. Rotating unasked would break a live token.
+        draft.warnings.append(
+            f"{account.address}: rotate_every {account.rotate_every_text} cannot count from an "
+            "unknown issue date (the account was imported); raise token_generation to rotate "
+            "now and start the clock"
+        )
     if reason is None:
         return
     before = {

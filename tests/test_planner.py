@@ -228,6 +228,21 @@ def test_plan_updates_an_imported_account_whose_status_is_unknown() -> None:
     assert change.reason == "status (unknown) -> enabled"
 
 
+def test_an_imported_token_of_unknown_age_is_not_rotated_unasked_but_warned_about() -> None:
+    imported = record("ci-bot", token_issued_at=None, token_fingerprint=None)
+    plan = plan_for(config(want("ci-bot", rotate_every="90d")), state(imported))
+
+    assert plan.changes == ()
+    (warning,) = plan.warnings
+    assert "rotate_every 90d cannot count from an unknown issue date" in warning
+    assert "raise token_generation" in warning
+
+    asked = plan_for(
+        config(want("ci-bot", rotate_every="90d", token_generation=1)), state(imported)
+    )
+    assert [c.action for c in asked.changes] == [Action.ROTATE] and asked.warnings == ()
+
+
 # -- rotate: token_generation --
 
 
