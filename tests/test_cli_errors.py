@@ -182,3 +182,12 @@ def test_apply_stops_before_any_provider_call_when_the_secrets_store_cannot_be_w
     assert not any(r["method"] == "POST" for r in workdir.sandbox.requests)
     assert workdir.accounts() == {}
     assert not (workdir.path / "state" / f"{stem}.json").exists()
+
+
+def test_sandbox_on_a_busy_port_names_host_and_port(workdir):
+    port = workdir.sandbox.url.rsplit(":", 1)[1]
+    result = workdir.run("sandbox", "--port", port)
+    assert result.code == 1
+    assert f"the sandbox cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "pick another --port" in result.stderr
+    assert "Traceback" not in result.output

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+
 import click
 
 from reconciler.cli.common import err
+from reconciler.errors import ReconcilerError
 
 
 @click.command()
@@ -15,7 +18,14 @@ def sandbox(port: int, host: str) -> int:
     from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
 
     server = Sandbox(host=host, port=port)
-    err(f"Sandbox listening on {server.url}")
+    try:
+        url = server.url  # binds the socket
+    except OSError as exc:
+        raise ReconcilerError(
+            f"the sandbox cannot listen on {host}:{port}: {exc.strerror or exc}"
+            + ("; pick another --port" if exc.errno == errno.EADDRINUSE else "")
+        ) from None
+    err(f"Sandbox listening on {url}")
     err(
         f"  MiniMax: group_id {SANDBOX_MINIMAX_GROUP_ID}, API key {SANDBOX_MINIMAX_API_KEY!r} (a test value)"
     )
