@@ -23,6 +23,7 @@ from reconciler.model import Action, Change, Desired, Plan, RecordedSubAccount
 from reconciler.providers.minimax import MinimaxProvider
 from reconciler.secrets import SecretStore
 from reconciler.state import LocalBackend, StateDocument
+from reconciler.state.records import read_record
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
 
@@ -78,7 +79,7 @@ class Recorder:
     def recorded(self, address: str) -> RecordedSubAccount | None:
         with self._lock:
             data = self.state.resources.get(address)
-        return RecordedSubAccount.from_dict(data) if data else None
+        return read_record(data) if data else None
 
     def keep_secrets(
         self, address: str, fields: dict[str, str], issued_at: str, subject_id: str

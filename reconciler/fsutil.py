@@ -1,16 +1,27 @@
-"""Crash-safe private files: the one way state and secrets reach the disk.
+"""Crash-safe private files: the one way state and secrets reach the disk, and come back.
 
 A torn state file loses track of real accounts, and a world-readable secrets file leaks
 them, so every write goes to a 0600 temp file in the same directory, is fsynced, and is
 renamed over the target (then the directory is fsynced so the rename survives a crash).
+Reading back, ``load_json`` turns every way a file can be unreadable (a person's edit, a
+truncated copy) into the caller's error naming the file, so none of them ends in a crash.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+
+# Reconciler's own files nest 3 or 4 levels; deeper ones would only make writing or
+# rendering them back recurse until Python's stack gives out.
+MAX_JSON_DEPTH = 64
 
 
 def write_private_atomic(path: Path, data: bytes) -> None:
@@ -57,3 +68,103 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def load_json(data: bytes | str, where: str, error: type[ReconcilerError], advice: str = "") -> Any:
+    """``data`` parsed as JSON, or ``error("<where>: <what is wrong>[; advice]")``.
+
+    Besides bad syntax and encoding, this refuses what ``json.loads`` cannot read without
+    crashing (a number past Python's digit limit, nesting past the stack) and what would
+    crash later: nesting deeper than ``MAX_JSON_DEPTH`` and unpaired UTF-16 surrogates
+    (``"\\ud800"``), which can be neither written back as UTF-8 nor printed.
+    """
+    try:
+        # Decoded as json.loads decodes bytes, so the text can be searched for surrogates.
+        text = (
+            data
+            if isinstance(data, str)
+            else data.decode(json.detect_encoding(data), "surrogatepass")
+        )
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        reason = f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    except UnicodeDecodeError:
+        reason = "not valid JSON (not UTF-8 text)"
+    except ValueError as exc:  # the only other one: int() refusing a number that long
+        limit = sys.get_int_max_str_digits()
+        reason = (
+            f"holds a number longer than {limit} digits, which reconciler cannot read"
+            if "digits" in str(exc)
+            else f"not valid JSON ({exc})"
+        )
+    except RecursionError:
+        reason = _TOO_DEEP
+    else:
+        if _too_deep(value):
+            reason = _TOO_DEEP
+        elif not _is_text(text) or ("\\u" in text and not _all_text(value)):
+            reason = _SURROGATE
+        else:
+            return value
+    raise error(f"{where}: {reason}" + (f"; {advice}" if advice else "")) from None
+
+
+def version_problem(version: Any, supported: int, label: str = "version") -> str | None:
+    """Why a file's ``version`` is not the one this reconciler reads; None when it is."""
+    if type(version) is int and version == supported:
+        return None
+    if version is None:
+        return f"it has no {label}"
+    shown = json.dumps(version)[:40]
+    if type(version) is int and version > supported:
+        return (
+            f"{label} {shown} is not {supported}: it was written by a newer reconciler; "
+            "upgrade reconciler to read it"
+        )
+    return f"{label} {shown} is not {supported}"
+
+
+_TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep, which reconciler never writes"
+_SURROGATE = "holds an unpaired UTF-16 surrogate (like \\ud800), which is not text"
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether containers nest deeper than ``MAX_JSON_DEPTH``: level by level, no recursion."""
+    level = [value] if type(value) in (dict, list) else []
+    for _ in range(MAX_JSON_DEPTH):
+        if not level:
+            return False
+        level = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) in (dict, list)
+        ]
+    return bool(level)
+
+
+def _all_text(value: Any) -> bool:
+    """Whether every string in ``value`` (keys too) is text: a ``\\u`` escape may not be."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _is_text(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` encodes as UTF-8, which a lone surrogate does not."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -183,22 +183,6 @@ class RecordedSubAccount:
             "created_at": _iso(self.created_at),
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RecordedSubAccount:
-        return cls(
-            alias=data["alias"],
-            name=data["name"],
-            group_id=data["group_id"],
-            subject_id=data.get("subject_id"),
-            status=Status(data["status"]) if data.get("status") else None,
-            token_generation=int(data.get("token_generation", 0)),
-            token_issued_at=_parse_iso(data.get("token_issued_at")),
-            token_fingerprint=data.get("token_fingerprint"),
-            prevent_destroy=bool(data.get("prevent_destroy", False)),
-            pending=bool(data.get("pending", False)),
-            created_at=_parse_iso(data.get("created_at")),
-        )
-
 
 @dataclass(frozen=True)
 class Change:
@@ -250,10 +234,6 @@ class Plan:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def _parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def iso(moment: datetime) -> str:

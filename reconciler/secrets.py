@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import SecretsError
-from reconciler.fsutil import write_private_atomic
+from reconciler.fsutil import load_json, version_problem, write_private_atomic
 
 FIELDS = ("token", "password")
+_STORE_VERSION = 1  # what ``save`` writes
 _COMMAND_TIMEOUT_S = 60
 _KEY_CHECK_LABEL = b"reconciler secrets key check"
 # A command's stderr holding this many consecutive characters of a secret is withheld.
@@ -124,18 +125,22 @@ class SecretStore:
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
         try:
-            data = json.loads(self.path.read_bytes())
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
-        except (OSError, ValueError) as exc:
-            raise SecretsError(f"cannot read the secrets store {self.path}: {exc}") from None
+        except OSError as exc:
+            raise SecretsError(
+                f"cannot read the secrets store {self.path}: {exc.strerror or exc}"
+            ) from None
+        data = load_json(raw, str(self.path), SecretsError)
         entries = data.get("secrets") if isinstance(data, dict) else None
         if not isinstance(entries, dict):
             raise SecretsError(f"{self.path} is not a reconciler secrets store")
+        version = version_problem(data.get("version"), _STORE_VERSION)
+        if version:
+            raise SecretsError(f"{self.path}: {version}")
         for address, fields in entries.items():
-            if not isinstance(fields, dict) or not all(
-                isinstance(f, dict) for f in fields.values()
-            ):
+            if not _well_formed(fields):
                 raise SecretsError(f"{self.path}: the entry for {address} is malformed")
         check = data.get("key_check")
         if check is not None and not isinstance(check, str):
@@ -248,6 +253,18 @@ class SecretStore:
                 f"cannot write the secrets store {self.path}: {exc.strerror or exc}"
             ) from None
         self._key_check = check
+
+
+def _well_formed(fields: Any) -> bool:
+    """An address's entry: sealed fields, each noting as text when and for whom if at all.
+
+    The ciphertext itself is checked when it is opened (a damaged one is "cannot decrypt").
+    """
+    return isinstance(fields, dict) and all(
+        isinstance(entry, dict)
+        and all(isinstance(entry.get(note, ""), str) for note in ("issued_at", "subject_id"))
+        for entry in fields.values()
+    )
 
 
 def _check_of(key: bytes) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import DEFAULT_CONFIG, load_config, required_env, resolve_env
 from reconciler.errors import PlanError, StateError
-from reconciler.fsutil import check_writable
+from reconciler.fsutil import check_writable, load_json, version_problem
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
 from reconciler.render import FORMAT_VERSION, plan_to_dict
@@ -69,13 +69,14 @@ class Workspace:
         return self._open_store(load_key(self.secrets_settings.key_env, self.environ))
 
     def _open_store(self, key: bytes | None) -> SecretStore:
+        # Through the backend: it refuses a state path that names no file ("." or a directory).
         return SecretStore(
-            secrets_path(self.state_settings.path), key, key_env=self.secrets_settings.key_env
+            secrets_path(self.backend.path), key, key_env=self.secrets_settings.key_env
         )
 
     def check_writable(self) -> None:
         """Before any provider call: the state and the secrets store can both be written."""
-        state_path = Path(self.state_settings.path)
+        state_path = self.backend.path
         for path in (state_path, secrets_path(state_path)):
             try:
                 check_writable(path)
@@ -150,13 +151,16 @@ def save_plan(plan: Plan, path: str) -> None:
 def load_saved_plan(path: str) -> Plan:
     """Read a plan saved with ``--out``; a file that is not one is a clear error."""
     try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        raw = Path(path).read_bytes()
     except OSError as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from None
-    except ValueError:
-        raise PlanError(f"{path} is not a saved plan (not JSON)") from None
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
-        raise PlanError(f"{path} is not a saved reconciler plan (format_version {FORMAT_VERSION})")
+        raise PlanError(f"cannot read plan file {path}: {exc.strerror or exc}") from None
+    made_by = "a saved plan is the JSON file `reconciler plan --out FILE` writes"
+    data: Any = load_json(raw, path, PlanError, made_by)
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise PlanError(f"{path} is not a saved reconciler plan: {made_by}")
+    version = version_problem(data["format_version"], FORMAT_VERSION, "format_version")
+    if version:
+        raise PlanError(f"{path}: {version}")
     problem = plan_document_problem(data)
     if problem:
         raise PlanError(f"{path} is not a valid saved plan: {problem}")

@@ -451,6 +451,60 @@ def test_a_corrupt_store_file_is_refused_naming_it(store_path: Path, content: by
     assert str(store_path) in str(caught.value)
 
 
+def test_a_store_from_a_newer_reconciler_is_refused_and_never_rewritten(
+    key: bytes, store_path: Path
+) -> None:
+    store_path.parent.mkdir(parents=True)
+    store_path.write_text('{"version": 99, "secrets": {}}', encoding="utf-8")
+
+    for opened_with in (key, None):
+        with pytest.raises(SecretsError) as caught:
+            SecretStore(store_path, opened_with)
+
+        assert str(caught.value) == (
+            f"{store_path}: version 99 is not 1: it was written by a newer reconciler; "
+            "upgrade reconciler to read it"
+        )
+    assert store_path.read_text(encoding="utf-8") == '{"version": 99, "secrets": {}}'
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"secrets": {}}', "it has no version"),
+        (b'{"version": "1", "secrets": {}}', 'version "1" is not 1'),
+        (b'{"version": true, "secrets": {}}', "version true is not 1"),
+        (b'{"version": 1.0, "secrets": {}}', "version 1.0 is not 1"),
+        (b'{"version": 1, "secrets": {"x": {"token": {"subject_id": 17}}}}', "x is malformed"),
+        (b'{"version": 1, "secrets": {"x": {"token": {"issued_at": []}}}}', "x is malformed"),
+        (b"[" * 100_000, "nested more than 64 levels deep"),
+        (b'{"version": 1, "secrets": {}, "n": ' + b"7" * 5000 + b"}", "longer than 4300 digits"),
+        (b'{"version": 1, "secrets": {"\\udfff": {}}}', "unpaired UTF-16 surrogate"),
+    ],
+)
+def test_a_store_that_is_not_one_this_reconciler_wrote_is_refused_saying_why(
+    store_path: Path, content: bytes, reason: str
+) -> None:
+    store_path.parent.mkdir(parents=True)
+    store_path.write_bytes(content)
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, None)
+
+    assert str(caught.value).startswith(f"{store_path}")
+    assert reason in str(caught.value)
+    assert store_path.read_bytes() == content
+
+
+def test_a_store_path_that_cannot_be_read_says_why_without_an_errno(store_path: Path) -> None:
+    store_path.mkdir(parents=True)
+
+    with pytest.raises(SecretsError) as caught:
+        SecretStore(store_path, None)
+
+    assert str(caught.value) == f"cannot read the secrets store {store_path}: Is a directory"
+
+
 def test_without_a_key_nothing_can_be_stored_or_read(key: bytes, store_path: Path) -> None:
     with pytest.raises(SecretsError, match="no encryption key"):
         SecretStore(store_path, None).put(A, "token", TOKEN, ISSUED)

@@ -542,3 +542,174 @@ def test_state_document_to_json_never_holds_secret_fields() -> None:
 
     assert not {"token", "password", "api_key"} & set(resource)
     assert resource["token_fingerprint"] == "0123abcd"
+
+
+# -- every recorded field is read strictly: a hand edit never changes what it means --
+
+
+def write_body(state_path: Path, records: dict[str, object], **top: object) -> None:
+    body = {"version": 1, "lineage": str(uuid.uuid4()), "serial": 4, "resources": records}
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps({**body, **top}), encoding="utf-8")
+
+
+def refusal(backend: LocalBackend, state_path: Path) -> str:
+    """The message of the StateError reading the state raises; the file is left as it was."""
+    before = state_path.read_bytes()
+    with pytest.raises(StateError) as caught:
+        backend.read()
+    assert_clear(caught.value, state_path)
+    assert state_path.read_bytes() == before
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("alias", None, "a non-empty string"),
+        ("name", 7, "a non-empty string"),
+        ("group_id", "", "a string of digits"),
+        ("group_id", 1687256519302470, "a string of digits"),
+        ("subject_id", [1], "a string of digits"),
+        ("subject_id", "17660271799３1476045", "a string of digits"),  # a full-width digit
+        ("subject_id", "", "a string of digits"),
+        ("status", "paused", '"enabled" or "disabled", or null'),
+        ("status", "", '"enabled" or "disabled", or null'),
+        ("status", True, '"enabled" or "disabled", or null'),
+        ("token_generation", 1.5, "a whole number, 0 or more"),
+        ("token_generation", -1, "a whole number, 0 or more"),
+        ("token_generation", True, "a whole number, 0 or more"),
+        ("token_generation", "2", "a whole number, 0 or more"),
+        ("token_issued_at", 5, "an ISO 8601 time with a timezone"),
+        ("token_issued_at", "2026-01-01T00:00:00", "an ISO 8601 time with a timezone"),
+        ("token_issued_at", "2026-01-01", "an ISO 8601 time with a timezone"),
+        ("created_at", "last tuesday", "an ISO 8601 time with a timezone"),
+        ("token_fingerprint", 5, "a non-empty string, or null"),
+        ("prevent_destroy", "false", "true or false"),
+        ("prevent_destroy", 0, "true or false"),
+        ("pending", None, "true or false"),
+    ],
+)
+def test_a_field_of_the_wrong_type_or_range_is_refused_naming_address_and_field(
+    backend: LocalBackend, state_path: Path, field: str, value: object, expected: str
+) -> None:
+    item = record("ci-bot")
+    write_body(state_path, {item.address: {**item.to_dict(), field: value}})
+
+    message = refusal(backend, state_path)
+
+    shown = json.dumps(value, ensure_ascii=False)
+    assert f"{item.address}: malformed record: {field} is {shown} (expected {expected}" in message
+
+
+def test_every_wrong_field_of_every_record_is_named_at_once(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    first, second = record("first"), record("second")
+    write_body(
+        state_path,
+        {
+            first.address: {**first.to_dict(), "serial": 1, "pending": "no", "status": "on"},
+            second.address: {**second.to_dict(), "token_generation": None},
+        },
+    )
+
+    message = refusal(backend, state_path)
+
+    assert f"{first.address}: malformed record: pending is" in message
+    assert f"{first.address}: malformed record: status is" in message
+    assert f"{second.address}: malformed record: token_generation is null" in message
+    assert "serial" not in message  # a key this version does not know is no problem
+
+
+def test_a_missing_required_field_is_named(backend: LocalBackend, state_path: Path) -> None:
+    item = record("ci-bot").to_dict()
+    del item["group_id"]
+    write_body(state_path, {record("ci-bot").address: item})
+
+    assert "malformed record: group_id is missing" in refusal(backend, state_path)
+
+
+def test_a_state_broken_everywhere_names_ten_problems_and_counts_the_rest(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    items = [record(f"n{i:02}") for i in range(15)]
+    write_body(state_path, {i.address: {**i.to_dict(), "pending": "yes"} for i in items})
+
+    message = refusal(backend, state_path)
+
+    assert message.count("malformed record") == 10
+    assert "and 5 more" in message
+
+
+@pytest.mark.parametrize(
+    ("top", "reason"),
+    [
+        ({"serial": True}, "serial is true (expected a whole number, 0 or more)"),
+        ({"serial": -5}, "serial is -5 (expected a whole number, 0 or more)"),
+        ({"serial": 1.5}, "serial is 1.5 (expected a whole number, 0 or more)"),
+        ({"version": True}, "version true is not 1"),
+        ({"version": 1.0}, "version 1.0 is not 1"),
+        ({"version": 7}, "version 7 is not 1: it was written by a newer reconciler"),
+        ({"lineage": ""}, 'lineage is "" (expected a non-empty string)'),
+        ({"resources": []}, "resources is not an object"),
+    ],
+)
+def test_a_state_header_of_the_wrong_type_is_refused(
+    backend: LocalBackend, state_path: Path, top: dict[str, object], reason: str
+) -> None:
+    write_body(state_path, {}, **top)
+
+    message = refusal(backend, state_path)
+
+    assert "not a reconciler state file" in message
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"version": 1, "lineage": "l", "serial": 1, "resources": {}, "x": "\\ud800"}',
+        '{"version": 1, "lineage": "l", "serial": 1, "resources": {}, "x": '
+        + "[" * 100
+        + "]" * 100
+        + "}",
+        '{"version": 1, "lineage": "l", "serial": 1, "resources": {}, "x": ' + "1" * 5000 + "}",
+    ],
+    ids=["lone surrogate", "nested 100 deep", "5000 digits"],
+)
+def test_a_state_that_could_not_be_written_back_is_refused_when_read(
+    backend: LocalBackend, state_path: Path, text: str
+) -> None:
+    state_path.parent.mkdir(parents=True)
+    state_path.write_text(text, encoding="utf-8")
+
+    assert "restore it from a backup" in refusal(backend, state_path)
+
+
+# -- a state path must name a file --
+
+
+@pytest.mark.parametrize("path", [".", "", "/", "..", "state/.."])
+def test_a_state_path_naming_no_file_is_refused(path: str) -> None:
+    with pytest.raises(StateError) as caught:
+        LocalBackend(path)
+
+    assert f"state path {path!r} names no file" in str(caught.value)
+    assert "state/reconciler.json" in str(caught.value)
+
+
+def test_a_state_path_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StateError) as caught:
+        LocalBackend(tmp_path)
+
+    assert str(caught.value) == (
+        f"state path {tmp_path} is a directory; name a file like {tmp_path}/reconciler.json"
+    )
+
+
+def test_a_lock_file_nested_past_the_stack_names_no_holder(backend: LocalBackend) -> None:
+    backend.lock_path.parent.mkdir(parents=True)
+    backend.lock_path.write_text("[" * 100_000, encoding="utf-8")
+
+    assert backend.holder() is None

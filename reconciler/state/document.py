@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import StateError
+from reconciler.fsutil import load_json, version_problem
 from reconciler.model import RecordedSubAccount, parse_sub_account_address
+from reconciler.state.records import InvalidRecord, read_record
 
 STATE_VERSION = 1
 
@@ -28,7 +30,7 @@ class StateDocument:
     def sub_accounts(self) -> dict[str, RecordedSubAccount]:
         """Recorded MiniMax sub-accounts by address."""
         return {
-            address: RecordedSubAccount.from_dict(data)
+            address: read_record(data)
             for address, data in self.resources.items()
             if data.get("type") == "minimax_sub_account"
         }
@@ -50,31 +52,43 @@ class StateDocument:
 
     @classmethod
     def from_json(cls, text: bytes, where: str) -> StateDocument:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise StateError(f"{where}: not valid JSON ({exc}); restore it from a backup") from None
-        problems = _problems(data)
+        """Read a state file's bytes; ``StateError`` names the file and everything wrong."""
+        data = load_json(text, where, StateError, "restore it from a backup")
+        problems = _document_problems(data)
         if problems:
-            raise StateError(f"{where}: not a reconciler state file: " + "; ".join(problems))
+            raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
+        resources = data["resources"].items()
+        problems = [item for a, r in resources for item in _resource_problems(a, r)]
+        if problems:
+            raise StateError(
+                f"{where}: {_listed(problems)}. Correct it by hand, or restore it from a backup."
+            )
         return cls(data["lineage"], data["serial"], data["resources"], data["version"])
 
 
-def _problems(data: Any) -> list[str]:
+def _document_problems(data: Any) -> list[str]:
+    """What makes ``data`` no state document at all (its records are checked apart)."""
     if not isinstance(data, dict):
         return ["the top level is not an object"]
     problems = []
-    if data.get("version") != STATE_VERSION:
-        problems.append(f"version {data.get('version')!r} is not {STATE_VERSION}")
-    if not isinstance(data.get("lineage"), str):
+    version = version_problem(data.get("version"), STATE_VERSION)
+    if version:
+        problems.append(version)
+    lineage = data.get("lineage")
+    if lineage is None:
         problems.append("lineage is missing")
-    if not isinstance(data.get("serial"), int):
+    elif not isinstance(lineage, str) or not lineage:
+        problems.append(f"lineage is {json.dumps(lineage)[:40]} (expected a non-empty string)")
+    serial = data.get("serial")
+    if serial is None:
         problems.append("serial is missing")
+    elif type(serial) is not int or serial < 0:  # type(): true is an int to isinstance
+        problems.append(f"serial is {json.dumps(serial)[:40]} (expected a whole number, 0 or more)")
     resources = data.get("resources")
-    if not isinstance(resources, dict):
-        return [*problems, "resources is missing"]
-    for address, resource in resources.items():
-        problems.extend(_resource_problems(address, resource))
+    if resources is None:
+        problems.append("resources is missing")
+    elif not isinstance(resources, dict):
+        problems.append("resources is not an object of resources by address")
     return problems
 
 
@@ -84,7 +98,13 @@ def _resource_problems(address: str, resource: Any) -> list[str]:
     if parse_sub_account_address(address) is None:
         return [f"{address}: not a sub-account address"]
     try:
-        record = RecordedSubAccount.from_dict(resource)
-    except (KeyError, ValueError, TypeError) as exc:
-        return [f"{address}: malformed record ({exc})"]
+        record = read_record(resource)
+    except InvalidRecord as exc:
+        return [f"{address}: malformed record: {problem}" for problem in exc.problems]
     return [] if record.address == address else [f"{address}: record names {record.address}"]
+
+
+def _listed(problems: list[str], most: int = 10) -> str:
+    """Problems joined for one message; a file broken everywhere says how many it left out."""
+    shown = "; ".join(problems[:most])
+    return shown if len(problems) <= most else f"{shown}; and {len(problems) - most} more"

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.errors import LockError, StateError
-from reconciler.fsutil import write_private_atomic
-from reconciler.model import iso
+from reconciler.fsutil import load_json, write_private_atomic
+from reconciler.model import DEFAULT_STATE_PATH, iso
 from reconciler.state.document import StateDocument
 
 
@@ -47,7 +47,8 @@ class LocalBackend:
     """Reads and writes ``path``; ``lock()`` guards a whole command."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        """``StateError`` when ``path`` cannot name the state file (``.``, a directory)."""
+        self.path = _state_file(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
 
     def read(self) -> StateDocument:
@@ -56,6 +57,8 @@ class LocalBackend:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return StateDocument()
+        except IsADirectoryError:
+            raise StateError(_is_a_directory(self.path)) from None
         except OSError as exc:
             raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from None
         return StateDocument.from_json(data, str(self.path))
@@ -140,9 +143,9 @@ class LocalBackend:
     def holder(self) -> LockInfo | None:
         """Who holds (or last held) the exclusive lock, from the lock file."""
         try:
-            data = json.loads(self.lock_path.read_text(encoding="utf-8") or "null")
+            data = load_json(self.lock_path.read_bytes() or b"null", str(self.lock_path), LockError)
             return LockInfo(**data) if isinstance(data, dict) else None
-        except (OSError, ValueError, TypeError):
+        except (OSError, LockError, TypeError):
             return None
 
     def force_unlock(self, lock_id: str) -> LockInfo:
@@ -184,6 +187,25 @@ class LocalBackend:
                 return True
             _clear(handle)
             return False
+
+
+def _state_file(path: str | Path) -> Path:
+    """``path`` as the state file, which must be a file's name: not ``.``, not a directory.
+
+    Both would otherwise fail later, deep in a write, with a message about empty names.
+    """
+    state = Path(path)
+    if state.name in ("", ".", ".."):
+        raise StateError(
+            f"state path {str(path)!r} names no file; name one like {DEFAULT_STATE_PATH}"
+        )
+    if os.path.isdir(state):
+        raise StateError(_is_a_directory(state))
+    return state
+
+
+def _is_a_directory(path: Path) -> str:
+    return f"state path {path} is a directory; name a file like {path / 'reconciler.json'}"
 
 
 def _clear(handle: IO[str]) -> None:
