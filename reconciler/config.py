@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -45,6 +46,7 @@ from reconciler.yamlsource import (
 )
 
 DEFAULT_CONFIG = "reconciler.yaml"
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a credential may hold
 
 
 def config_files(paths: Sequence[str]) -> list[str]:
@@ -60,19 +62,32 @@ def config_files(paths: Sequence[str]) -> list[str]:
     for raw in paths:
         path = FsPath(raw)
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-            )
+            try:
+                found = sorted(
+                    p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
+                )
+            except OSError as exc:
+                issues.append(ConfigIssue(raw, None, "", f"cannot list: {exc.strerror or exc}"))
+                continue
             if not found:
                 issues.append(ConfigIssue(raw, None, "", "directory holds no *.yaml or *.yml file"))
             files.extend(str(p) for p in found)
         elif path.is_file():
             files.append(raw)
         else:
-            issues.append(ConfigIssue(raw, None, "", "no such file or directory"))
+            issues.append(ConfigIssue(raw, None, "", _not_a_config(raw, path)))
     if issues:
         raise ConfigError(issues)
     return list(dict.fromkeys(files))
+
+
+def _not_a_config(raw: str, path: FsPath) -> str:
+    """Why ``-c raw`` names neither a file nor a directory."""
+    if raw == "-":
+        return "reading the config from stdin is not supported; pass a file or a directory"
+    if path.exists():  # /dev/null, a pipe (/dev/stdin, <(...)), a socket: maybe endless
+        return "not a regular file; pass a YAML file or a directory"
+    return "no such file or directory"
 
 
 def load_config(paths: Sequence[str]) -> Desired:
@@ -83,10 +98,9 @@ def load_config(paths: Sequence[str]) -> Desired:
     issues: list[ConfigIssue] = []
     parsed = 0
     for file in files:
-        try:
-            text = FsPath(file).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            issues.append(ConfigIssue(file, None, "", f"cannot read: {exc}"))
+        text = _read_text(file)
+        if isinstance(text, ConfigIssue):
+            issues.append(text)
             continue
         try:
             document = load_yaml(file, text)
@@ -109,15 +123,29 @@ def load_config(paths: Sequence[str]) -> Desired:
     return _build(merged, files)
 
 
+def _read_text(file: str) -> str | ConfigIssue:
+    """A config file's text, or why it cannot be read, at ``file:line`` for a non-UTF-8 byte."""
+    try:
+        data = FsPath(file).read_bytes()
+    except OSError as exc:
+        return ConfigIssue(file, None, "", f"cannot read: {exc.strerror or exc}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        return ConfigIssue(file, line, "", message)
+
+
 def _version_issues(document: YamlDocument) -> list[ConfigIssue]:
     """Each file must say ``version: 1``, so a file of another version is never misread."""
     if "version" not in document.data:
         message = "required key 'version' is missing (write 'version: 1')"
         return [ConfigIssue(document.file, 1, "version", message)]
     value = document.data["version"]
-    if type(value) is int and value == 1:
-        return []
     location = document.locations[("version",)]
+    if (type(value) is int and value == 1) or location.reported:
+        return []  # a value YAML could not read is reported already
     found = location.raw if location.yaml_kind else repr(location.raw)
     if location.raw is None:
         found = "a mapping" if isinstance(value, dict) else "a list"
@@ -286,14 +314,31 @@ def required_env(desired: Desired) -> list[str]:
 
 
 def resolve_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """Values of ``names``; raises naming every unset or empty one, before any provider call."""
+    """Values of ``names``, stripped; raises naming every unusable one, before any provider call.
+
+    A credential travels in an HTTP header (``Authorization: Bearer ...``), which carries
+    only visible ASCII: a key with a line break inside (a two-line key file, a bad paste) or
+    a non-ASCII character would otherwise fail deep in the HTTP client, whose error quotes
+    the header, key included. The message names the variables, never their values.
+    """
     names = list(dict.fromkeys(names))  # may be a generator; each name once
-    missing = [name for name in names if not environ.get(name, "").strip()]
+    values = {name: environ.get(name, "").strip() for name in names}
+    missing = [name for name in names if not values[name]]
+    garbled = [name for name in names if values[name] and not _HEADER_SAFE.fullmatch(values[name])]
+    problems = []
     if missing:
-        listed = ", ".join(missing)
-        raise CredentialsError(
-            f"environment variable{'s' if len(missing) > 1 else ''} {listed} "
+        problems.append(
+            f"environment variable{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"{'are' if len(missing) > 1 else 'is'} unset or empty; the config needs "
             f"{'them' if len(missing) > 1 else 'it'} (export {missing[0]}=...)"
         )
-    return {name: environ[name].strip() for name in names}
+    if garbled:
+        several = len(garbled) > 1
+        problems.append(
+            f"{', '.join(garbled)} {'hold' if several else 'holds'} characters an HTTP header "
+            "cannot carry (a line break, a space or a non-ASCII character): paste the "
+            f"{'keys' if several else 'key'} again"
+        )
+    if problems:
+        raise CredentialsError("\n".join(problems))
+    return values

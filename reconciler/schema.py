@@ -4,8 +4,11 @@ Second stage of the config flow, after ``yamlsource`` and the merge. The schemas
 ``reconciler/schemas/`` are the single source of truth; this module only turns
 jsonschema's errors into ``ConfigIssue`` values at ``file:line``: it picks the line of
 the offending key, prefers a schema's ``x-message`` to jsonschema's wording, never echoes
-a value from a field marked ``x-sensitive`` (it may be a pasted API key), and tells users
-to quote a scalar that YAML 1.1 typed where a string is wanted.
+a value from a field marked ``x-sensitive: true`` (it may be a pasted API key), nor one
+longer than N characters from a field marked ``x-sensitive: N`` (a GroupId is short; a long
+one is likely a pasted key), and tells users to quote a scalar that YAML 1.1 typed where a
+string is wanted. A value that YAML itself could not read was reported already and is not
+judged again; other values are echoed shortened.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 
 from reconciler.errors import ConfigIssue
 from reconciler.yamlsource import Location, Locations, Path, display_path
+
+_SHOWN_MAX = 60  # characters of a value echoed in a message, at most
 
 
 @cache
@@ -109,6 +114,8 @@ def _locate(locations: Locations, path: Path, fallback_file: str) -> Location:
 
 def _describe(error: Any, locations: Locations, fallback_file: str) -> list[ConfigIssue]:
     path: Path = tuple(error.absolute_path)
+    if path in locations and locations[path].reported:
+        return []  # YAML could not read this value; that issue says why already
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
@@ -136,13 +143,21 @@ def _issue(locations: Locations, path: Path, fallback_file: str, message: str) -
 
 def _message(error: Any, location: Location) -> str:
     schema = error.schema
-    if schema.get("x-sensitive"):
-        # Checked first: the value may be a pasted API key, even one YAML reads as a number.
+    sensitive = schema.get("x-sensitive")
+    # Checked first: the value may be a pasted API key, even one YAML reads as a number.
+    if sensitive is True:
         return str(schema["x-message"])
+    length = _length(error.instance, location)
+    if sensitive and length > sensitive:
+        wanted = schema.get("x-message", "is not valid")
+        return f"{wanted} (the value, {length} characters long, is not shown: it may be a secret)"
     wants_string = "string" in _types(schema) or _enum_of_strings(schema)
     if location.yaml_kind and wants_string and error.validator in ("type", "enum", "const"):
         raw = location.raw or ""
         enum = schema.get("enum")
+        if len(raw) > _SHOWN_MAX:
+            kind = location.yaml_kind
+            return f"this {len(raw)}-character value is read by YAML as a {kind}; quote it"
         if location.yaml_kind == "null":
             return (
                 "has no value"
@@ -166,12 +181,21 @@ def _message(error: Any, location: Location) -> str:
     return f"{shown} {schema['x-message']}"
 
 
+def _length(instance: Any, location: Location) -> int:
+    """How long a scalar was as written (0 for a mapping or a list)."""
+    if isinstance(instance, dict | list):
+        return 0
+    return len(location.raw if location.raw is not None else str(instance))
+
+
 def _shown(instance: Any, location: Location) -> str:
     """A value as the user wrote it: the YAML text of a plain scalar, else a short repr."""
     if location.yaml_kind == "null":
         return "an empty value" if location.raw in ("", "~") else "null"
     if location.raw is not None and not isinstance(instance, dict | list):
-        return location.raw if location.yaml_kind else repr(location.raw)
+        if location.yaml_kind and len(location.raw) <= _SHOWN_MAX:
+            return location.raw
+        return _short(location.raw)
     if isinstance(instance, dict):
         return "a mapping"
     if isinstance(instance, list):
@@ -191,7 +215,9 @@ def _enum_of_strings(schema: dict[str, Any]) -> bool:
 
 def _short(value: Any) -> str:
     text = repr(str(value)) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "...'"
+    if len(text) <= _SHOWN_MAX:
+        return text
+    return f"{text[: _SHOWN_MAX - 3]}...' ({len(str(value))} characters)"
 
 
 def _money_precision_issues(
@@ -213,7 +239,7 @@ def _money_precision_issues(
                         location.file,
                         location.line,
                         display_path(locations, path),
-                        f"{raw!r} {message}",
+                        f"{_short(raw)} {message}",
                     )
                 )
     return issues

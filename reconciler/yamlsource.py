@@ -6,11 +6,18 @@ compose the node tree ourselves, refuse duplicate keys, and keep for every value
 line and raw text, so that every later error (schema, semantic, merge) can name
 ``file:line`` and suggest quoting a scalar YAML 1.1 read as something else. Floats become
 ``Decimal`` from their source text so money is never rounded through binary floats.
+
+Hostile or mistyped input stays an issue at ``file:line``, never a traceback or a hang:
+aliases may share a block, but their expansion is capped (a "billion laughs" file stops
+at ``MAX_ALIAS_VALUES``), an alias inside its own anchor is refused, and numbers YAML 1.1
+would silently misread (``190:20:30`` in base 60, ``0200`` in octal) or that are too long
+to be a setting are refused rather than used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -34,6 +41,18 @@ _KIND_BY_TAG = {
     "tag:yaml.org,2002:null": "null",
 }
 _CORE_TAGS = {"str", "int", "float", "bool", "null", "timestamp", "binary"}
+_INT_TAG = "tag:yaml.org,2002:int"
+
+# Values built a second time through aliases, at most: a config may share a block with
+# ``&anchor``/``*alias`` (a budget for 10,000 accounts is ~30,000), but nested aliases can
+# expand exponentially ("billion laughs": 8 lines, a billion values).
+MAX_ALIAS_VALUES = 100_000
+# No setting takes a number longer than this; Python refuses int() beyond 4,300 digits,
+# and printing a 4,000-digit value back helps nobody.
+MAX_NUMBER_CHARS = 64
+# A value longer than this is not echoed in YAML-level messages: it may be a pasted secret.
+_ECHO_MAX = 32
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Location:
     raw: str | None = None
     yaml_kind: str | None = None  # set when a plain scalar was typed by YAML (boolean, number...)
     path: Path | None = None  # its path inside its own file (list indices differ once merged)
+    reported: bool = False  # YAML itself could not read the value: an issue names it already
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
@@ -99,8 +119,11 @@ def load_yaml(file: str, text: str) -> YamlDocument:
         raise YamlError(
             [ConfigIssue(file, line, "", f"YAML syntax error: {problem}{context}")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        raise YamlError([_unreadable_character(file, text, exc)]) from None
     except yaml.YAMLError as exc:
-        raise YamlError([ConfigIssue(file, None, "", f"YAML error: {exc}")]) from None
+        message = " ".join(str(exc).split())  # one line, like every other issue
+        raise YamlError([ConfigIssue(file, None, "", f"YAML error: {message}")]) from None
     except RecursionError:
         raise YamlError([_too_deep(file)]) from None
     if node is None:
@@ -112,6 +135,12 @@ def load_yaml(file: str, text: str) -> YamlDocument:
         data = builder.build(node, (), node.start_mark.line + 1)
     except RecursionError:
         raise YamlError([_too_deep(file)]) from None
+    except _AliasBomb as exc:
+        message = (
+            f"aliases expand to more than {MAX_ALIAS_VALUES} values; "
+            "share smaller blocks or write the values out"
+        )
+        raise YamlError([ConfigIssue(file, exc.line, "", message)]) from None
     if not isinstance(data, dict):
         raise YamlError(
             [ConfigIssue(file, node.start_mark.line + 1, "", "the top level must be a mapping")]
@@ -119,8 +148,26 @@ def load_yaml(file: str, text: str) -> YamlDocument:
     return YamlDocument(file, data, builder.locations, tuple(builder.issues))
 
 
+def _unreadable_character(file: str, text: str, exc: yaml.reader.ReaderError) -> ConfigIssue:
+    """A NUL or another control character: one line at ``file:line``, not PyYAML's two."""
+    code = exc.character if isinstance(exc.character, int) else None
+    # The C reader counts bytes, the Python one characters: find the character instead.
+    where = text.find(chr(code)) if code is not None else -1
+    line = text.count("\n", 0, where) + 1 if where >= 0 else None
+    what = f"the control character U+{code:04X}" if code is not None else "a character"
+    return ConfigIssue(file, line, "", f"{what} is not allowed in YAML; remove it")
+
+
 def _too_deep(file: str) -> ConfigIssue:
     return ConfigIssue(file, None, "", "YAML nested too deeply to be a reconciler config")
+
+
+class _AliasBomb(Exception):
+    """Aliases expanded past ``MAX_ALIAS_VALUES``; ``line`` is where the expansion began."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
+        super().__init__(line)
 
 
 class YamlError(Exception):
@@ -132,41 +179,78 @@ class YamlError(Exception):
 
 
 class _Builder:
-    """Turns a composed node tree into plain values, recording locations on the way."""
+    """Turns a composed node tree into plain values, recording locations on the way.
+
+    The composer shares one node among its anchor and every alias of it, so a node met a
+    second time is an alias being expanded: its values count against the cap, its issues
+    were noted the first time, and a collection met again while it is still being built is
+    an alias inside its own anchor.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.locations: Locations = {}
         self.issues: list[ConfigIssue] = []
         self._constructor = SafeConstructor()
+        self._built: set[int] = set()  # ids of the nodes built so far
+        self._open: set[int] = set()  # ids of the collections being built
+        self._expanded = 0  # values built again through aliases
+        self._depth = 0  # > 0 while an alias is being expanded
+        self._expansion_line = 0  # where the outermost expansion under way began
 
     def build(self, node: Node, path: Path, line: int) -> Any:
+        key = id(node)
+        again = key in self._built
+        if again:
+            if key in self._open:
+                self.locations[path] = Location(self.file, line, path=path, reported=True)
+                self._note(line, path, "an alias refers to its own anchor")
+                return None
+            self._expanded += 1
+            if self._expanded > MAX_ALIAS_VALUES:
+                raise _AliasBomb(self._expansion_line if self._depth else line)
+            if not self._depth:
+                self._expansion_line = line
+        else:
+            self._built.add(key)
+        if isinstance(node, ScalarNode):
+            return self._located_scalar(node, path, line)
+        self.locations[path] = Location(self.file, line, path=path)
+        self._open.add(key)
+        self._depth += int(again)
         if isinstance(node, MappingNode):
-            self.locations[path] = Location(self.file, line, path=path)
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            self.locations[path] = Location(self.file, line, path=path)
-            return [
+            value: Any = self._mapping(node, path)
+        else:
+            assert isinstance(node, SequenceNode)
+            value = [
                 self.build(item, (*path, i), item.start_mark.line + 1)
                 for i, item in enumerate(node.value)
             ]
-        assert isinstance(node, ScalarNode)
+        self._depth -= int(again)
+        self._open.discard(key)
+        return value
+
+    def _note(self, line: int, path: Path, message: str) -> None:
+        """Record an issue, once: a value reached again through an alias was noted before."""
+        if not self._depth:
+            self.issues.append(ConfigIssue(self.file, line, format_path(path), message))
+
+    def _located_scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
         plain = not node.style  # the C parser says "" where the Python one says None
         kind = _KIND_BY_TAG.get(node.tag) if plain else None
-        self.locations[path] = Location(self.file, line, node.value, kind, path)
+        location = Location(self.file, line, node.value, kind, path)
+        self.locations[path] = location
         try:
-            return self._scalar(node)
+            problem = _misread(node, plain=plain)
+            if problem is None:
+                return self._scalar(node)
         except (yaml.YAMLError, ValueError, LookupError, TypeError, OverflowError):
             # An impossible date (2026-13-45), ``!!int abc`` or an unknown tag (``!foo``,
             # ``!!python/...``): report it and go on with the raw text, never a traceback.
-            if kind:
-                message = f'{node.value} is read by YAML as a {kind}; quote it: "{node.value}"'
-            elif node.tag.startswith("tag:yaml.org,2002:") and node.tag[18:] in _CORE_TAGS:
-                message = f"{node.value!r} is not a valid !!{node.tag[18:]}"
-            else:
-                message = f"unsupported YAML tag {node.tag!r}; remove it"
-            self.issues.append(ConfigIssue(self.file, line, format_path(path), message))
-            return node.value
+            problem = _unreadable(node, kind)
+        self.locations[path] = replace(location, reported=True)
+        self._note(line, path, problem)
+        return node.value
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -174,23 +258,12 @@ class _Builder:
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
-                self.issues.append(
-                    ConfigIssue(
-                        self.file, line, format_path(path), "mapping keys must be plain text"
-                    )
-                )
+                self._note(line, path, "mapping keys must be plain text")
                 continue
             key = str(key_node.value)
             if key in first_line:
-                where = format_path((*path, key))
-                self.issues.append(
-                    ConfigIssue(
-                        self.file,
-                        line,
-                        where,
-                        f"duplicate key '{key}' (first at line {first_line[key]})",
-                    )
-                )
+                message = f"duplicate key '{key}' (first at line {first_line[key]})"
+                self._note(line, (*path, key), message)
                 continue
             first_line[key] = line
             result[key] = self.build(value_node, (*path, key), line)
@@ -205,3 +278,37 @@ class _Builder:
             except InvalidOperation:
                 return Decimal(str(self._constructor.construct_object(node)))
         return self._constructor.construct_object(node)
+
+
+def _misread(node: ScalarNode, *, plain: bool) -> str | None:
+    """Why a number must not be used as YAML 1.1 reads it, or None when it may be."""
+    text = node.value
+    if node.tag == _INT_TAG and len(text) > MAX_NUMBER_CHARS:  # even ``!!int "0x..."``
+        return f"a number of {len(text)} characters is out of range (quote it if it is text)"
+    if not plain or node.tag not in (_INT_TAG, _FLOAT_TAG) or len(text) > MAX_NUMBER_CHARS:
+        return None  # a long float is a Decimal: safe, and the schema judges it
+    if ":" in text:  # 190:20:30 is 685230 to YAML 1.1, a time or a ratio to a person
+        value = SafeConstructor().construct_object(node)
+        return f'{text} is read by YAML as the base-60 number {value}; quote it: "{text}"'
+    if node.tag == _INT_TAG and _OCTAL.fullmatch(text):  # 0200 is 128 to YAML 1.1
+        value, decimal = SafeConstructor().construct_object(node), int(text.replace("_", ""))
+        if value != decimal:
+            return (
+                f"{text} is read by YAML as the octal number {value}, not {decimal}; "
+                f'quote it if it is text: "{text}"'
+            )
+    return None
+
+
+def _unreadable(node: ScalarNode, kind: str | None) -> str:
+    """The message for a scalar YAML cannot construct; long values are not echoed."""
+    shown = node.value if len(node.value) <= _ECHO_MAX else None
+    if kind:
+        if shown is None:
+            return f"this value is read by YAML as a {kind} that is not valid; quote it"
+        return f'{shown} is read by YAML as a {kind}; quote it: "{shown}"'
+    if node.tag.startswith("tag:yaml.org,2002:") and node.tag[18:] in _CORE_TAGS:
+        what = repr(shown) if shown is not None else "this value"
+        return f"{what} is not a valid !!{node.tag[18:]}"
+    tag = node.tag if len(node.tag) <= _ECHO_MAX else node.tag[:_ECHO_MAX] + "..."
+    return f"unsupported YAML tag {tag!r}; remove it"

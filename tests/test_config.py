@@ -445,14 +445,27 @@ def test_status_off_is_not_a_status_and_the_message_says_to_quote() -> None:
     assert "boolean" in issue.message and "quote" in issue.message
 
 
-@pytest.mark.parametrize("group_id", ["0123", "1687256519302470"])
-def test_an_unquoted_group_id_is_read_as_a_number_and_must_be_quoted(group_id: str) -> None:
+@pytest.mark.parametrize(
+    ("group_id", "message"),
+    [
+        (
+            "1687256519302470",
+            '1687256519302470 is read by YAML as a number; quote it: "1687256519302470"',
+        ),
+        (
+            "0123",
+            '0123 is read by YAML as the octal number 83, not 123; quote it if it is text: "0123"',
+        ),
+    ],
+)
+def test_an_unquoted_group_id_is_read_as_a_number_and_must_be_quoted(
+    group_id: str, message: str
+) -> None:
     text = f"version: 1\nminimax:\n  cn-main:\n    group_id: {group_id}\n    api_key_env: K\n"
 
     issue = one_issue(text)
 
-    assert (issue.line, issue.path) == (4, "minimax.cn-main.group_id")
-    assert issue.message == f'{group_id} is read by YAML as a number; quote it: "{group_id}"'
+    assert (issue.line, issue.path, issue.message) == (4, "minimax.cn-main.group_id", message)
 
 
 @pytest.mark.parametrize("group_id", ['""', '"abc"', '"12-34"'])
