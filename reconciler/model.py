@@ -42,6 +42,16 @@ def parse_sub_account_address(address: str) -> tuple[str, str] | None:
     return (match.group(1), name) if isinstance(name, str) else None
 
 
+def canonical_address(address: str) -> str:
+    """An address as reconciler writes it: ``["\\u0063i-bot"]`` is ``["ci-bot"]``.
+
+    Names are JSON-quoted, so one name has several spellings; users may type any of them
+    (an escape is the only way to type an invisible character) and must find the same one.
+    """
+    parsed = parse_sub_account_address(address)
+    return sub_account_address(*parsed) if parsed else address
+
+
 class Status(StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"

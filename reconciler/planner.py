@@ -24,9 +24,8 @@ from reconciler.model import (
     DesiredSubAccount,
     Plan,
     RecordedSubAccount,
+    canonical_address,
     iso,
-    parse_sub_account_address,
-    sub_account_address,
 )
 
 _ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.ROTATE: 2, Action.DELETE: 3}
@@ -50,7 +49,7 @@ def make_plan(
 ) -> Plan:
     """Compare what the config wants with what state records; raise ``PlanError`` if unsafe."""
     draft = _Draft()
-    targets = [_normalize_target(t) for t in targets]
+    targets = [canonical_address(t) for t in targets]
     wanted = desired.sub_accounts()
     for address, account in wanted.items():
         record = recorded.get(address)
@@ -226,12 +225,6 @@ def _select(changes: list[Change], targets: Sequence[str], draft: _Draft) -> lis
 
 def _matches(address: str, target: str) -> bool:
     return address == target or address.startswith(target + ".")
-
-
-def _normalize_target(target: str) -> str:
-    """A sub-account address in its canonical spelling (``\\u6570`` -> ``数``)."""
-    parsed = parse_sub_account_address(target)
-    return sub_account_address(*parsed) if parsed else target
 
 
 def _errors_in_scope(errors: list[tuple[str, str]], targets: Sequence[str]) -> bool:

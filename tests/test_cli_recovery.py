@@ -190,6 +190,20 @@ def test_protection_can_be_lifted_then_the_account_deleted(workdir):
     assert workdir.accounts() == {}
 
 
+def test_every_command_finds_an_address_in_any_json_spelling_of_its_name(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    escaped = 'minimax.cn-main.sub_account["\\u0063i-bot"]'
+    token = workdir.accounts()["ci-bot"]["token"]
+
+    assert '"subject_id"' in workdir.run("state", "show", escaped).stdout
+    assert workdir.run("secrets", "show", escaped).stdout.strip() == token
+    assert workdir.run("state", "rm", escaped).code == 0
+    subject_id = workdir.accounts()["ci-bot"]["subject_id"]
+    assert workdir.run("import", escaped, subject_id).code == 0
+    assert workdir.run("state", "list").stdout.strip() == CI_BOT
+
+
 def test_state_rm_forgets_without_deleting(workdir):
     workdir.config("- name: ci-bot\n")
     assert workdir.run("apply", "--auto-approve").code == 0

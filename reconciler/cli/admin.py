@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import click
 
-from reconciler.cli.common import config_option, err, open_workspace
+from reconciler.cli.common import address_argument, config_option, err, open_workspace
 from reconciler.errors import StateError
 
 
@@ -31,7 +31,7 @@ def state_list(config_paths: Sequence[str]) -> int:
 
 
 @state.command(name="show")
-@click.argument("address", metavar="ADDR")
+@address_argument
 @config_option
 def state_show(address: str, config_paths: Sequence[str]) -> int:
     """Show one recorded resource (no secrets: fingerprints only)."""
@@ -44,7 +44,7 @@ def state_show(address: str, config_paths: Sequence[str]) -> int:
 
 
 @state.command(name="rm")
-@click.argument("address", metavar="ADDR")
+@address_argument
 @config_option
 def state_rm(address: str, config_paths: Sequence[str]) -> int:
     """Forget a resource without deleting it at the provider."""
@@ -78,7 +78,7 @@ def keygen() -> int:
 
 
 @secrets.command(name="show")
-@click.argument("address", metavar="ADDR")
+@address_argument
 @click.option(
     "--field", type=click.Choice(["token", "password"]), default="token", show_default=True
 )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.common import config_option, err, format_option, now
+from reconciler.cli.common import address_argument, config_option, err, format_option, now
 from reconciler.errors import PlanError, ReconcilerError
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ def show(plan_file: str, output_format: str) -> int:
 
 
 @click.command(name="import")
-@click.argument("address", metavar="ADDR")
+@address_argument
 @click.argument("subject_id", metavar="ID")
 @click.option(
     "--forget-sealed-secrets",

@@ -36,6 +36,16 @@ format_option = click.option(
 )
 
 
+def _canonical(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from reconciler.model import canonical_address
+
+    return canonical_address(value)
+
+
+# Every command that takes an address reads it in reconciler's own spelling.
+address_argument = click.argument("address", metavar="ADDR", callback=_canonical)
+
+
 def now() -> datetime:
     """The current time; ``RECONCILER_NOW`` (ISO 8601) pins it for tests and reproducible demos."""
     pinned = os.environ.get("RECONCILER_NOW")
