@@ -83,16 +83,25 @@ def _create(change: Change, context: ApplyContext) -> str:
     )
     note = f"subject_id {created.subject_id}"
     if account.status is Status.DISABLED:
-        try:
-            provider.set_status(created.subject_id, Status.DISABLED)
-        except ProviderError as exc:
-            problems.append(f"disabling it failed: {exc}; the next plan shows the update")
+        problem = _disable_created(record, context)
+        if problem:
+            problems.append(problem)
         else:
-            context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
             note += ", disabled"
     if problems:
         raise ReconcilerError(f"created ({note}), but " + "; and ".join(problems))
     return note
+
+
+def _disable_created(record: RecordedSubAccount, context: ApplyContext) -> str | None:
+    """MiniMax creates accounts enabled; a disabled one is switched off right after."""
+    assert record.subject_id is not None, "called with the record of a created account"
+    try:
+        context.providers.minimax(record.alias).set_status(record.subject_id, Status.DISABLED)
+    except ProviderError as exc:
+        return f"disabling it failed: {exc}; the next plan shows the update"
+    context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
+    return None
 
 
 def _hand_over(
@@ -189,7 +198,9 @@ def _where_to_find_the_id(address: str, context: ApplyContext) -> str:
 def _update(change: Change, context: ApplyContext) -> str:
     record = _recorded(change, context)
     after = change.after or {}
-    if "status" in after and record.subject_id:
+    if "status" in after:
+        if not record.subject_id:
+            raise PlanError(f"{change.address} has no subject_id in state; import it first")
         status = Status(after["status"])
         context.providers.minimax(record.alias).set_status(record.subject_id, status)
         record = dataclasses.replace(record, status=status)
