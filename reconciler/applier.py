@@ -20,7 +20,7 @@ from datetime import datetime
 
 from reconciler.errors import ReconcilerError, SecretsError
 from reconciler.model import Action, Change, Desired, Plan, RecordedSubAccount
-from reconciler.providers.minimax import MinimaxProvider
+from reconciler.providers.pool import ProviderPool
 from reconciler.secrets import SecretStore
 from reconciler.state import LocalBackend, StateDocument
 from reconciler.state.records import read_record
@@ -93,32 +93,6 @@ class Recorder:
             for name, value in fields.items():
                 self.store.put(address, name, value, issued_at, subject_id)
             self.store.save()
-
-
-class ProviderPool:
-    """One provider client per MiniMax group, made on first use, closed at the end."""
-
-    def __init__(self, desired: Desired, credentials: dict[str, str]) -> None:
-        self._desired = desired
-        self._credentials = credentials
-        self._clients: dict[str, MinimaxProvider] = {}
-        self._lock = threading.Lock()
-
-    def minimax(self, alias: str) -> MinimaxProvider:
-        with self._lock:
-            if alias not in self._clients:
-                group = self._desired.minimax[alias]
-                self._clients[alias] = MinimaxProvider(
-                    base_url=group.base_url,
-                    group_id=group.group_id,
-                    api_key=self._credentials[group.api_key_env],
-                    api_key_env=group.api_key_env,
-                )
-            return self._clients[alias]
-
-    def close(self) -> None:
-        for client in self._clients.values():
-            client.close()
 
 
 @dataclass

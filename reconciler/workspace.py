@@ -112,7 +112,8 @@ class Workspace:
         parallelism: int,
     ) -> Receipt:
         """Run the applier with providers for this config; the caller holds the lock."""
-        from reconciler.applier import ApplyContext, ProviderPool, Recorder, apply_plan
+        from reconciler.applier import ApplyContext, Recorder, apply_plan
+        from reconciler.providers.pool import ProviderPool
 
         providers = ProviderPool(self.config, credentials)
         recorder = Recorder(self.backend, state, store)
@@ -129,7 +130,7 @@ class Workspace:
 
         Only groups with something to manage are checked, so an empty group costs no call.
         """
-        from reconciler.applier import ProviderPool
+        from reconciler.providers.pool import ProviderPool
 
         pool = ProviderPool(self.config, self.credentials())
         try:

@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.applier import FAILED, ApplyContext, ProviderPool, Recorder, apply_plan
+from reconciler.applier import FAILED, ApplyContext, Recorder, apply_plan
 from reconciler.errors import StateError
 from reconciler.model import (
     Action,
@@ -21,6 +21,7 @@ from reconciler.model import (
     StateSettings,
 )
 from reconciler.planner import make_plan
+from reconciler.providers.pool import ProviderPool
 from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
 from reconciler.state import LocalBackend, StateDocument
 
