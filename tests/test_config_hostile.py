@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_config import FIRST, GROUP  # the same one-group header and its first line
 
 from reconciler.config import load_config, resolve_env
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
@@ -22,15 +23,6 @@ from reconciler.yamlsource import MAX_ALIAS_VALUES
 Workdir = Any  # tests/conftest.py: a working directory with the CLI to run in it
 
 SECRET = "SECRETTAIL0123456789abcdef"
-GROUP = """\
-version: 1
-minimax:
-  cn-main:
-    group_id: "1687256519302470"
-    api_key_env: MINIMAX_API_KEY
-    sub_accounts:
-"""
-FIRST = 7  # line of the first sub-account after GROUP
 
 
 def assert_clean_failure(result: Any) -> None:
