@@ -37,11 +37,22 @@ class ConfigIssue:
 
 
 class ConfigError(ReconcilerError):
-    """The config is invalid; lists every reason found, not just the first."""
+    """The config is invalid; lists every reason found, not just the first.
+
+    The message stops at ``SHOWN_ISSUES``: a config broken everywhere (a mistake in a
+    block that aliases repeat) would otherwise print tens of thousands of lines.
+    ``issues`` keeps them all.
+    """
+
+    SHOWN_ISSUES = 200
 
     def __init__(self, issues: list[ConfigIssue]) -> None:
         self.issues = sorted(issues, key=lambda i: (i.file, i.line or 0, i.path))
-        super().__init__("\n".join(str(i) for i in self.issues))
+        shown = [str(i) for i in self.issues[: self.SHOWN_ISSUES]]
+        hidden = len(self.issues) - len(shown)
+        if hidden > 0:
+            shown.append(f"... and {hidden} more issues; fix these and run again")
+        super().__init__("\n".join(shown))
 
 
 class CredentialsError(ReconcilerError):

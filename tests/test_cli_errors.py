@@ -71,6 +71,16 @@ def test_all_config_errors_are_reported_at_once(workdir):
     assert "reconciler.yaml:9" in result.stderr and "reconciler.yaml:11" in result.stderr
 
 
+def test_a_config_broken_everywhere_lists_the_first_200_issues_and_counts_the_rest(workdir):
+    workdir.config("".join(f"- name: a{i}\n  status: off\n" for i in range(250)))
+    result = workdir.run("validate")
+    assert result.code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 201
+    assert lines[0].startswith("Error: reconciler.yaml:9:")
+    assert lines[-1] == "... and 50 more issues; fix these and run again"
+
+
 def test_unset_api_key_variable_is_named_before_any_provider_call(workdir):
     workdir.config("- name: a\n")
     for command in (["plan"], ["apply", "--auto-approve"]):
