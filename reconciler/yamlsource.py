@@ -83,6 +83,10 @@ class YamlDocument:
     issues: tuple[ConfigIssue, ...] = ()  # duplicate keys: reported, but the rest still checked
 
 
+# Config keys and aliases are short; a longer key may be a secret pasted in the wrong place.
+KEY_SHOWN_MAX = 40
+
+
 def format_path(path: Path) -> str:
     """Render a path the way users write it: ``minimax.cn-main.sub_accounts[2].status``."""
     out = ""
@@ -90,7 +94,8 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            text = part if len(part) <= KEY_SHOWN_MAX else f"<key of {len(part)} characters>"
+            out += f".{text}" if out else text
     return out
 
 

@@ -55,6 +55,23 @@ def test_key_pasted_under_an_unknown_key_is_not_echoed(workdir):
     assert LITERAL_KEY not in result.output
 
 
+@pytest.mark.parametrize("where", ["as a key", "as a group alias"])
+def test_a_key_pasted_as_a_mapping_key_is_not_echoed(workdir, where):
+    path = workdir.config("- name: a\n")
+    text = path.read_text()
+    if where == "as a key":
+        text = text.replace(
+            "api_key_env: MINIMAX_API_KEY", f"api_key_env: MINIMAX_API_KEY\n    {LITERAL_KEY}-2: 1"
+        )
+    else:
+        text = text.replace("  cn-main:", f"  {LITERAL_KEY}-2:")
+    path.write_text(text)
+    result = workdir.run("validate")
+    assert result.code == 1
+    assert "characters, not shown: it may be a pasted secret" in result.stderr
+    assert LITERAL_KEY not in result.output
+
+
 def test_plain_http_to_a_remote_host_is_refused(workdir):
     path = workdir.config("- name: a\n")
     path.write_text(path.read_text().replace(workdir.sandbox.url, "http://api.minimax.chat"))
