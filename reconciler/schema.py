@@ -21,7 +21,7 @@ from importlib import resources
 from typing import Any
 
 from reconciler.errors import ConfigIssue
-from reconciler.yamlsource import KEY_SHOWN_MAX, Location, Locations, Path, display_path
+from reconciler.yamlsource import Location, Locations, Path, display_path, shown_key
 
 _SHOWN_MAX = 60  # characters of a value echoed in a message, at most
 
@@ -121,14 +121,14 @@ def _describe(error: Any, locations: Locations, fallback_file: str) -> list[Conf
         extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
         hint = f"; allowed: {', '.join(allowed)}" if allowed else ""
         return [
-            _issue(locations, (*path, key), fallback_file, f"unknown key {_key_shown(key)}{hint}")
+            _issue(locations, (*path, key), fallback_file, f"unknown key {shown_key(key)}{hint}")
             for key in extra
         ]
     if "propertyNames" in error.relative_schema_path:
         # jsonschema reports the key's own failure (pattern) at the mapping's path.
         key = error.instance
         message = error.schema.get("x-message") or error.message
-        return [_issue(locations, (*path, key), fallback_file, f"{_key_shown(key)} {message}")]
+        return [_issue(locations, (*path, key), fallback_file, f"{shown_key(key)} {message}")]
     if error.validator == "required":
         return [_issue(locations, path, fallback_file, error.message.replace("property", "key"))]
     location = _locate(locations, path, fallback_file)
@@ -211,13 +211,6 @@ def _types(schema: dict[str, Any]) -> list[str]:
 def _enum_of_strings(schema: dict[str, Any]) -> bool:
     enum = schema.get("enum") or []
     return bool(enum) and all(isinstance(v, str) for v in enum)
-
-
-def _key_shown(key: str) -> str:
-    """A mapping key for a message, unless it is long enough to be a secret pasted as one."""
-    if len(key) <= KEY_SHOWN_MAX:
-        return f"'{key}'"
-    return f"({len(key)} characters, not shown: it may be a pasted secret)"
 
 
 def _short(value: Any) -> str:

@@ -87,6 +87,13 @@ class YamlDocument:
 KEY_SHOWN_MAX = 40
 
 
+def shown_key(key: str) -> str:
+    """A mapping key for a message, unless it is long enough to be a secret pasted as one."""
+    if len(key) <= KEY_SHOWN_MAX:
+        return f"'{key}'"
+    return f"({len(key)} characters, not shown: it may be a pasted secret)"
+
+
 def format_path(path: Path) -> str:
     """Render a path the way users write it: ``minimax.cn-main.sub_accounts[2].status``."""
     out = ""
@@ -267,7 +274,7 @@ class _Builder:
                 continue
             key = str(key_node.value)
             if key in first_line:
-                message = f"duplicate key '{key}' (first at line {first_line[key]})"
+                message = f"duplicate key {shown_key(key)} (first at line {first_line[key]})"
                 self._note(line, (*path, key), message)
                 continue
             first_line[key] = line
