@@ -11,7 +11,6 @@ disable that may fail (a failing step never loses the account or its secrets).
 from __future__ import annotations
 
 import dataclasses
-import shlex
 
 from reconciler.applier import ApplyContext
 from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError, StateError
@@ -23,6 +22,7 @@ from reconciler.model import (
     iso,
 )
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
+from reconciler.suggest import command
 
 _INVALID_PARAMS = 2013  # MiniMax's code for bad parameters, a duplicate name, an unknown id
 
@@ -137,7 +137,7 @@ def _hand_over(
     if problems:
         if sealed:
             problems.append(
-                f"the secrets are in the encrypted store (`reconciler secrets show {shlex.quote(secret.address)}`)"
+                f"the secrets are in the encrypted store (`{command('secrets', 'show', secret.address)}`)"
             )
         elif not sent:
             lost = "token and password are" if secret.password else "token is"
@@ -176,7 +176,7 @@ def _create_failed(
     if exc.code == _INVALID_PARAMS:
         hint = (
             "\n    If an account with this name already exists in MiniMax, adopt it with "
-            f"`reconciler import {shlex.quote(address)} SUBJECT_ID`."
+            f"`{command('import', address, 'SUBJECT_ID')}`."
         )
     return ReconcilerError(f"{exc}{hint}")
 
@@ -187,10 +187,10 @@ def _where_to_find_the_id(address: str, context: ApplyContext) -> str:
     if len(sealed) == 1:
         return (
             f"The secrets store holds its token, sealed for subject_id {sealed[0]}: run "
-            f"`reconciler import {shlex.quote(address)} {sealed[0]}`."
+            f"`{command('import', address, sealed[0])}`."
         )
     return (
-        f"Find its id in the MiniMax console, run `reconciler import {shlex.quote(address)} SUBJECT_ID`, "
+        f"Find its id in the MiniMax console, run `{command('import', address, 'SUBJECT_ID')}`, "
         "then raise its token_generation to issue a token you can keep."
     )
 
@@ -255,7 +255,7 @@ def _delete(change: Change, context: ApplyContext) -> str:
         if not (exc.answer_lost and exc.code == _INVALID_PARAMS):
             raise ReconcilerError(
                 f"{exc}\n    If the account no longer exists in MiniMax, stop tracking it: "
-                f"reconciler state rm {shlex.quote(change.address)}"
+                f"{command('state', 'rm', change.address)}"
             ) from None
         note += "; an earlier attempt's answer was lost and MiniMax no longer knows the id"
     context.recorder.forget(change.address, deleted=record.subject_id)

@@ -8,12 +8,11 @@ was lost and MiniMax refuses to create the name again.
 
 from __future__ import annotations
 
-import shlex
-
 from reconciler.errors import PlanError
 from reconciler.model import Desired, RecordedSubAccount, parse_sub_account_address
 from reconciler.secrets import SecretStore
 from reconciler.state import StateDocument
+from reconciler.suggest import command
 
 
 def import_sub_account(
@@ -62,7 +61,7 @@ def sealed_for_others(store: SecretStore, address: str, subject_id: str, drop: b
         return bool(others)
     named = [other for other in others if other]
     hint = (
-        f"that is most likely this account's id: `reconciler import {shlex.quote(address)} {named[0]}`. "
+        f"that is most likely this account's id: `{command('import', address, named[0])}`. "
         if len(named) == 1
         else ""
     )

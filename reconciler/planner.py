@@ -10,7 +10,6 @@ removing the YAML block must never be enough to destroy a protected account.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from reconciler.model import (
     canonical_address,
     iso,
 )
+from reconciler.suggest import command
 
 _ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.ROTATE: 2, Action.DELETE: 3}
 
@@ -175,7 +175,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 "removed from config, but prevent_destroy was set when it was last applied. "
                 "To delete it, first apply it with prevent_destroy: false; to stop managing it "
-                f"without deleting it, run `reconciler state rm {shlex.quote(address)}`",
+                f"without deleting it, run `{command('state', 'rm', address)}`",
             )
         )
         return
@@ -186,7 +186,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 f"its group minimax.{record.alias} is gone from the config, so it cannot be "
                 "deleted (no API key or base_url). Keep the group with an empty sub_accounts list "
-                f"to delete its accounts, or run `reconciler state rm {shlex.quote(address)}` to forget it",
+                f"to delete its accounts, or run `{command('state', 'rm', address)}` to forget it",
             )
         )
         return
@@ -197,7 +197,7 @@ def _gone(record: RecordedSubAccount, desired: Desired, draft: _Draft) -> None:
                 address,
                 f"removed from config, but it was created in group {record.group_id} and "
                 f"minimax.{record.alias} is now group {group.group_id}, so it cannot be deleted "
-                f"from here. Restore group_id, or run `reconciler state rm {shlex.quote(address)}` to forget it",
+                f"from here. Restore group_id, or run `{command('state', 'rm', address)}` to forget it",
             )
         )
         return
