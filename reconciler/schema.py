@@ -67,11 +67,11 @@ def _ecma(pattern: str) -> str:
 def _minimum(validator: Any, minimum: Any, instance: Any, schema: dict[str, Any]) -> Any:
     """``minimum`` that reports ``.nan`` instead of raising on the Decimal comparison."""
     import jsonschema
-    from jsonschema._keywords import minimum as original
 
     if isinstance(instance, Decimal) and instance.is_nan():
         yield jsonschema.ValidationError(f"{instance} is not a number")
         return
+    original = jsonschema.Draft202012Validator.VALIDATORS["minimum"]  # public, unlike _keywords
     yield from original(validator, minimum, instance, schema)
 
 
@@ -130,7 +130,19 @@ def _describe(error: Any, locations: Locations, fallback_file: str) -> list[Conf
         message = error.schema.get("x-message") or error.message
         return [_issue(locations, (*path, key), fallback_file, f"{shown_key(key)} {message}")]
     if error.validator == "required":
-        return [_issue(locations, path, fallback_file, error.message.replace("property", "key"))]
+        # Our own words, not jsonschema's (its wording is not an API): one issue per missing key.
+        present = error.instance if isinstance(error.instance, dict) else {}
+        missing = [key for key in error.validator_value if key not in present]
+        message = " and ".join(repr(key) for key in missing)
+        noun = "a required key" if len(missing) == 1 else "required keys"
+        return [
+            _issue(
+                locations,
+                path,
+                fallback_file,
+                f"{message} {'is' if len(missing) == 1 else 'are'} {noun}",
+            )
+        ]
     location = _locate(locations, path, fallback_file)
     message = _message(error, location)
     return [ConfigIssue(location.file, location.line, display_path(locations, path), message)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 LITERAL_KEY = "sk-api-9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -192,7 +194,8 @@ def test_deeply_nested_yaml_is_a_config_error(workdir):
     workdir.write("reconciler.yaml", "version: 1\nminimax: " + "[" * 5000 + "]" * 5000 + "\n")
     result = workdir.run("validate")
     assert result.code == 1
-    assert "nested too deeply" in result.stderr
+    # Our own check or PyYAML's (6.0.4 refuses deep nesting first): either way one located line.
+    assert re.fullmatch(r"Error: reconciler\.yaml(:\d+)?: [^\n]+\n", result.stderr)
     assert "Traceback" not in result.output
 
 
