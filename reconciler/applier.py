@@ -6,24 +6,23 @@ written after every single change (``Recorder``), so a crash loses at most the c
 flight, and a create is recorded as *pending* before its call. Ctrl-C lets the changes in
 flight finish and starts no new ones. One failed change does
 not stop the independent ones; the ``Receipt`` lists what succeeded, failed or was
-skipped. What each action does is in ``actions``.
+skipped. What each action does belongs to the change's resource kind.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from reconciler.errors import ReconcilerError, SecretsError
-from reconciler.model import Action, Change, Desired, Plan, RecordedSubAccount
-from reconciler.providers.pool import ProviderPool
+from reconciler.execution import ApplyContext, Recorder
+from reconciler.model import Action, Change, Plan
+from reconciler.resources import kind_of
 from reconciler.secrets import SecretStore
-from reconciler.state import LocalBackend, StateDocument
-from reconciler.state.records import read_record
+
+__all__ = ["FAILED", "SKIPPED", "SUCCEEDED", "ApplyContext", "Receipt", "Recorder", "apply_plan"]
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
 
@@ -48,70 +47,11 @@ class Receipt:
         return self.count(FAILED) == 0 and self.count(SKIPPED) == 0
 
 
-class Recorder:
-    """Serialises state and secrets writes from parallel changes; writes after each one."""
-
-    def __init__(
-        self, backend: LocalBackend, state: StateDocument, store: SecretStore | None
-    ) -> None:
-        self.backend = backend
-        self.state = state
-        self.store = store
-        self._lock = threading.Lock()
-
-    def record(self, record: RecordedSubAccount) -> None:
-        with self._lock:
-            self.state.put(record)
-            self.backend.write(self.state)
-
-    def forget(self, address: str, *, deleted: str | None = None) -> None:
-        """Drop ``address`` from the state; with ``deleted``, also that account's secrets.
-
-        Without a confirmed delete the secrets stay: they may belong to an account that
-        exists (a pending create's, sealed before its answer was lost).
-        """
-        with self._lock:
-            self.state.remove(address)
-            self.backend.write(self.state)
-            if self.store is not None and deleted and self.store.forget_deleted(address, deleted):
-                self.store.save()
-
-    def recorded(self, address: str) -> RecordedSubAccount | None:
-        with self._lock:
-            data = self.state.resources.get(address)
-        return read_record(data) if data else None
-
-    def keep_secrets(
-        self, address: str, fields: dict[str, str], issued_at: str, subject_id: str
-    ) -> None:
-        if self.store is None:
-            return
-        with self._lock:
-            # MiniMax just issued these for ``subject_id``: the address is that account's now,
-            # and whatever it held for another account is stale.
-            self.store.forget_if_other(address, subject_id)
-            for name, value in fields.items():
-                self.store.put(address, name, value, issued_at, subject_id)
-            self.store.save()
-
-
-@dataclass
-class ApplyContext:
-    """Everything the actions need; built by the CLI, injected for tests."""
-
-    desired: Desired
-    recorder: Recorder
-    providers: ProviderPool
-    secrets_command: str | None
-    now: Callable[[], datetime]
-    report: Callable[[str], None]
-
-
 def check_secrets_ready(
     plan: Plan, store: SecretStore | None, command: str | None, key_env: str
 ) -> None:
     """Refuse, before any provider call, a plan that would produce secrets with nowhere to go."""
-    produces = any(c.action in (Action.CREATE, Action.ROTATE) for c in plan.changes)
+    produces = any(kind_of(c.address).produces_secrets(c) for c in plan.changes)
     if produces and store is None and not command:
         raise SecretsError(
             f"this plan creates passwords and tokens, but there is nowhere to keep them: set {key_env} "
@@ -181,8 +121,6 @@ def _run_address(
     group: list[Change], context: ApplyContext, stop: threading.Event
 ) -> list[Outcome]:
     """One address's changes in order; after a failure the rest are skipped."""
-    from reconciler.actions import execute  # the actions import the applier's types
-
     outcomes: list[Outcome] = []
     for index, change in enumerate(group):
         if stop.is_set():
@@ -190,7 +128,8 @@ def _run_address(
         started = time.monotonic()
         context.report(f"{change.address}: {change.action.value} ...")
         try:
-            outcome = Outcome(change.address, change.action, SUCCEEDED, execute(change, context))
+            note = kind_of(change.address).execute(change, context)
+            outcome = Outcome(change.address, change.action, SUCCEEDED, note)
         except ReconcilerError as exc:
             outcome = Outcome(change.address, change.action, FAILED, str(exc))
         except Exception as exc:  # a bug must not lose the other changes' records

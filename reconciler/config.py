@@ -308,11 +308,6 @@ def config_digest(doc: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def required_env(desired: Desired) -> list[str]:
-    """Env variable names the reconciled providers need (MiniMax API keys), deduplicated."""
-    return list(dict.fromkeys(g.api_key_env for g in desired.minimax.values()))
-
-
 def resolve_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
     """Values of ``names``, stripped; raises naming every unusable one, before any provider call.
 

@@ -1,52 +1,30 @@
-"""``import``: adopt an existing sub-account into the state by its ``subject_id``.
+"""``import``: adopt an existing resource into the state by its provider id.
 
-MiniMax cannot be read, so an import records only what the user vouches for: the
-address (which must be in the config), the id, and an *unknown* status, which the next
-plan turns into an explicit status update. It is also the way out when a create's answer
-was lost and MiniMax refuses to create the name again.
+The address's resource kind decides whether and how (only a MiniMax sub-account can be
+imported: it cannot be read, so an import records what the user vouches for; kinds that
+are read live need no import). It is also the way out when a create's answer was lost and
+MiniMax refuses to create the name again; ``sealed_for_others`` keeps such a create's
+sealed secrets from being dropped by the import of a wrong id.
 """
 
 from __future__ import annotations
 
 from reconciler.errors import PlanError
-from reconciler.model import Desired, RecordedSubAccount, parse_sub_account_address
+from reconciler.model import Desired
+from reconciler.resources import KINDS, kind_of_address
+from reconciler.resources.base import Record
 from reconciler.secrets import SecretStore
 from reconciler.state import StateDocument
 from reconciler.suggest import command
 
 
-def import_sub_account(
-    desired: Desired, state: StateDocument, address: str, subject_id: str
-) -> RecordedSubAccount:
-    """Record ``address`` as the existing account ``subject_id``; refuse anything ambiguous."""
-    if parse_sub_account_address(address) is None:
-        raise PlanError(
-            f'{address} is not a sub-account address; expected minimax.ALIAS.sub_account["NAME"]'
-        )
-    account = desired.sub_accounts().get(address)
-    if account is None:
-        raise PlanError(f"{address} is not in the config: declare it there first, then import it")
-    if not (subject_id.isascii() and subject_id.isdigit()):  # not '²³' or Arabic-Indic digits
-        raise PlanError(f"{subject_id!r} is not a MiniMax subject_id (a number from the console)")
-    recorded = state.sub_accounts()
-    for other in recorded.values():
-        if other.subject_id == subject_id and other.address != address:
-            raise PlanError(f"subject_id {subject_id} is already recorded as {other.address}")
-    existing = recorded.get(address)
-    if existing is not None and not existing.pending:
-        raise PlanError(f"{address} is already managed (subject_id {existing.subject_id})")
-    record = RecordedSubAccount(
-        alias=account.alias,
-        name=account.name,
-        group_id=desired.minimax[account.alias].group_id,
-        subject_id=subject_id,
-        status=None,
-        token_generation=account.token_generation,
-        prevent_destroy=account.prevent_destroy,
-        created_at=existing.created_at if existing else None,
-    )
-    state.put(record)
-    return record
+def import_resource(desired: Desired, state: StateDocument, address: str, ident: str) -> Record:
+    """Record ``address`` as the existing resource ``ident``, as its kind allows."""
+    kind = kind_of_address(address)
+    if kind is None:
+        expected = " or ".join(k.address_pattern for k in KINDS)
+        raise PlanError(f"{address} is not an address reconciler manages; expected {expected}")
+    return kind.adopt(desired, state, address, ident)
 
 
 def sealed_for_others(store: SecretStore, address: str, subject_id: str, drop: bool) -> bool:

@@ -1,9 +1,10 @@
 """The data that flows between stages: desired config, recorded resources, changes, plans.
 
 Small frozen dataclasses and nothing else: no I/O, no provider knowledge. ``config``
-produces ``Desired``, the state backend yields ``RecordedSubAccount`` values, the planner
-turns both into a ``Plan`` of ``Change`` values, the renderer and applier consume it.
-Addresses (``minimax.cn-main.sub_account["ci-bot"]``) are built and parsed only here.
+produces ``Desired``; the state backend yields records (each resource kind in
+``reconciler.resources`` reads its own); the planner turns desired, recorded and live
+values into a ``Plan`` of ``Change`` values; the renderer and applier consume it.
+Sub-account addresses (``minimax.cn-main.sub_account["ci-bot"]``) are built and parsed here.
 """
 
 from __future__ import annotations
@@ -42,16 +43,6 @@ def parse_sub_account_address(address: str) -> tuple[str, str] | None:
     return (match.group(1), name) if isinstance(name, str) else None
 
 
-def canonical_address(address: str) -> str:
-    """An address as reconciler writes it: ``["\\u0063i-bot"]`` is ``["ci-bot"]``.
-
-    Names are JSON-quoted, so one name has several spellings; users may type any of them
-    (an escape is the only way to type an invisible character) and must find the same one.
-    """
-    parsed = parse_sub_account_address(address)
-    return sub_account_address(*parsed) if parsed else address
-
-
 class Status(StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
@@ -62,6 +53,7 @@ class Action(StrEnum):
     UPDATE = "update"
     ROTATE = "rotate"
     DELETE = "delete"
+    FORGET = "forget"  # stop managing: the record leaves the state, nothing is called
 
 
 @dataclass(frozen=True)
@@ -196,13 +188,21 @@ class RecordedSubAccount:
 
 @dataclass(frozen=True)
 class Change:
-    """One action on one address. ``reason`` is for people; it never drives apply."""
+    """One action on one address. ``reason`` is for people; it never drives apply.
+
+    ``drift`` marks a change that brings a live value back to the config because someone
+    changed it outside reconciler: it differs from ``applied``, what reconciler last set.
+    ``details`` are read-only facts shown beside the change (a hard limit, say).
+    """
 
     address: str
     action: Action
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     reason: str
+    drift: bool = False
+    applied: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,18 +211,32 @@ class Change:
             "before": self.before,
             "after": self.after,
             "reason": self.reason,
+            "drift": self.drift,
+            "applied": self.applied,
+            "details": self.details,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
         return cls(
-            data["address"], Action(data["action"]), data["before"], data["after"], data["reason"]
+            data["address"],
+            Action(data["action"]),
+            data["before"],
+            data["after"],
+            data["reason"],
+            drift=bool(data.get("drift", False)),
+            applied=data.get("applied"),
+            details=data.get("details"),
         )
 
 
 @dataclass(frozen=True)
 class Plan:
-    """Inert result of planning: sorted changes, warnings, and what it was computed from."""
+    """Inert result of planning: sorted changes, warnings, and what it was computed from.
+
+    ``live`` holds what the refresh read (by address, as JSON), so ``apply FILE`` can refuse
+    a plan whose live values moved since; ``refreshed`` is False after ``--no-refresh``.
+    """
 
     changes: tuple[Change, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -230,6 +244,8 @@ class Plan:
     serial: int = 0
     config_digest: str = ""
     created_at: str = ""
+    live: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refreshed: bool = False
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}

@@ -13,23 +13,33 @@ import re
 from typing import Any
 
 from reconciler.model import Action, Change, Plan
+from reconciler.resources import kind_of
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
-_SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.ROTATE: "~", Action.DELETE: "-"}
+_SYMBOL = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.ROTATE: "~",
+    Action.DELETE: "-",
+    Action.FORGET: "-",
+}
 _VERB = {
     Action.CREATE: "will be created",
     Action.UPDATE: "will be updated in place",
     Action.ROTATE: "will get a new API token",
     Action.DELETE: "will be deleted",
+    Action.FORGET: "will no longer be managed (nothing is changed at the provider)",
 }
 
 
 def summary_line(plan: Plan) -> str:
+    """``Plan: N to create, ...``; "to forget" appears only when something is forgotten."""
     counts = plan.summary()
+    forget = f", {counts['forget']} to forget" if counts["forget"] else ""
     return (
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
-        f"{counts['rotate']} to rotate, {counts['delete']} to delete."
+        f"{counts['rotate']} to rotate, {counts['delete']} to delete{forget}."
     )
 
 
@@ -51,42 +61,16 @@ def render_text(plan: Plan) -> str:
 
 def _text_change(change: Change) -> list[str]:
     symbol = _SYMBOL[change.action]
-    out = [f"  # {change.address} {_VERB[change.action]}", f"  # ({change.reason})"]
-    attributes = _attribute_rows(change)
+    kind = kind_of(change.address)
+    drifted = " has drifted outside reconciler and" if change.drift else ""
+    out = [f"  # {change.address}{drifted} {_VERB[change.action]}", f"  # ({change.reason})"]
+    attributes = kind.rows(change)
     width = max((len(key) for key, _ in attributes), default=0)
-    out.append(f"  {symbol} sub_account {{")
+    out.append(f"  {symbol} {kind.label} {{")
     for key, value in attributes:
         out.append(f"      {symbol} {key.ljust(width)} = {value}")
     out.append("    }")
     return out
-
-
-def _attribute_rows(change: Change) -> list[tuple[str, str]]:
-    before, after = change.before or {}, change.after or {}
-    if change.action is Action.CREATE:
-        return [(k, _value(v)) for k, v in after.items()]
-    if change.action is Action.DELETE:
-        return [(k, _value(v)) for k, v in before.items()]
-    if change.action is Action.ROTATE:
-        rows = [("token", "(sensitive value) -> (known after apply)")]
-        rows.append(
-            (
-                "token_generation",
-                f"{before.get('token_generation')} -> {after.get('token_generation')}",
-            )
-        )
-        return rows
-    return [(k, f"{_value(before.get(k))} -> {_value(after.get(k))}") for k in after]
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 def render_markdown(plan: Plan) -> str:
@@ -108,9 +92,10 @@ def render_markdown(plan: Plan) -> str:
         ]
     )
     for change in plan.changes:
-        detail = "; ".join(f"{k} = {v}" for k, v in _attribute_rows(change))
+        detail = "; ".join(f"{k} = {v}" for k, v in kind_of(change.address).rows(change))
+        action = f"{change.action.value} (drift)" if change.drift else change.action.value
         lines.append(
-            f"| {change.action.value} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"
+            f"| {action} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -138,12 +123,14 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The JSON form (``schemas/plan.schema.json``); also what ``--out`` saves."""
     return {
         "format_version": FORMAT_VERSION,
-        "changes": [c.to_dict() for c in plan.changes],
+        "changes": [{"type": kind_of(c.address).type_name, **c.to_dict()} for c in plan.changes],
         "summary": plan.summary(),
         "warnings": list(plan.warnings),
         "state": {"lineage": plan.lineage, "serial": plan.serial},
         "config_digest": plan.config_digest,
         "created_at": plan.created_at,
+        "refreshed": plan.refreshed,
+        "live": plan.live,
     }
 
 

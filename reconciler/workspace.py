@@ -2,9 +2,9 @@
 
 The CLI (and the demo) open a ``Workspace`` from ``-c`` paths and an environment mapping;
 it knows where the state and the secrets store live, resolves credentials naming every
-missing variable at once, and runs the live reads that ``plan`` does (for MiniMax, an
-access check, since sub-accounts cannot be read). Keeping this out of ``cli.py`` leaves
-the commands as parse, call, render, exit code.
+missing variable at once, runs the refresh stage before planning, and decides whether a
+saved plan still applies (state, config and live values unchanged). Keeping this out of
+the CLI leaves the commands as parse, call, render, exit code.
 """
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.config import DEFAULT_CONFIG, load_config, required_env, resolve_env
+from reconciler.config import DEFAULT_CONFIG, load_config, resolve_env
+from reconciler.differences import changed_attributes
 from reconciler.errors import PlanError, StateError
 from reconciler.fsutil import check_writable, load_json, version_problem
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
+from reconciler.refresh import Live, live_from_json, refresh
 from reconciler.render import FORMAT_VERSION, plan_to_dict
+from reconciler.resources import required_env
 from reconciler.schema import plan_document_problem
 from reconciler.secrets import SecretStore, load_key, secrets_path
 from reconciler.state import LocalBackend, StateDocument
@@ -89,17 +92,29 @@ class Workspace:
     def plan(
         self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
     ) -> Plan:
-        if refresh:
-            recorded_aliases = {record.alias for record in state.sub_accounts().values()}
-            self.check_access(now.date(), recorded_aliases)
+        """Refresh (unless told not to), then plan against the state's records."""
+        records = state.records()
+        live = self.refresh(state, now) if refresh else Live()
         return make_plan(
             self.config,
-            state.sub_accounts(),
+            records,
             now,
+            live=live,
             targets=targets,
             lineage=state.lineage,
             serial=state.serial,
         )
+
+    def refresh(self, state: StateDocument, now: datetime, *, values_only: bool = False) -> Live:
+        """Read live provider state; ``values_only`` skips kinds that have no live values
+        (MiniMax's access check), as ``apply FILE`` needs only the values to compare."""
+        from reconciler.providers.pool import ProviderPool
+
+        pool = ProviderPool(self.config, self.credentials())
+        try:
+            return refresh(self.config, state.records(), pool, now, values_only=values_only)
+        finally:
+            pool.close()
 
     def execute(
         self,
@@ -112,7 +127,8 @@ class Workspace:
         parallelism: int,
     ) -> Receipt:
         """Run the applier with providers for this config; the caller holds the lock."""
-        from reconciler.applier import ApplyContext, Recorder, apply_plan
+        from reconciler.applier import apply_plan
+        from reconciler.execution import ApplyContext, Recorder
         from reconciler.providers.pool import ProviderPool
 
         providers = ProviderPool(self.config, credentials)
@@ -124,21 +140,6 @@ class Workspace:
             return apply_plan(plan, context, parallelism)
         finally:
             providers.close()
-
-    def check_access(self, today: date, recorded_aliases: set[str]) -> None:
-        """MiniMax has no read of sub-accounts; a one-day bills query proves key and group.
-
-        Only groups with something to manage are checked, so an empty group costs no call.
-        """
-        from reconciler.providers.pool import ProviderPool
-
-        pool = ProviderPool(self.config, self.credentials())
-        try:
-            for alias, group in self.config.minimax.items():
-                if group.sub_accounts or alias in recorded_aliases:
-                    pool.minimax(alias).bills(today, today)
-        finally:
-            pool.close()
 
 
 def save_plan(plan: Plan, path: str) -> None:
@@ -166,23 +167,36 @@ def load_saved_plan(path: str) -> Plan:
     if problem:
         raise PlanError(f"{path} is not a valid saved plan: {problem}")
     try:
-        return Plan(
+        plan = Plan(
             changes=tuple(Change.from_dict(c) for c in data["changes"]),
             warnings=tuple(data.get("warnings", [])),
             lineage=data["state"]["lineage"],
             serial=int(data["state"]["serial"]),
             config_digest=data["config_digest"],
             created_at=data.get("created_at", ""),
+            live=data["live"],
+            refreshed=data["refreshed"],
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
+    live_from_json(plan.live, plan.refreshed, path)  # every live value reads back
+    return plan
 
 
-def accept_saved_plan(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
-    """A saved plan applies only to the state and config it was computed against.
+def accept_saved_plan(
+    plan: Plan,
+    state: StateDocument,
+    desired: Desired,
+    path: str,
+    read_live: Callable[[], Live],
+) -> None:
+    """A saved plan applies only to the state, config and live values it was computed against.
 
-    A state that does not exist yet takes the lineage of the plan made against it, so the
-    first apply of a saved plan works and a second one is refused as stale.
+    ``read_live`` refreshes the kinds that can be read; it is called only for a plan made
+    with a refresh, and only once state and config are known to match (no provider call
+    for a plan that is stale anyway). A state that does not exist yet takes the lineage of
+    the plan made against it, so the first apply of a saved plan works and a second one is
+    refused as stale.
     """
     if state.serial == 0 and plan.serial == 0 and plan.lineage:
         state.lineage = plan.lineage
@@ -197,6 +211,8 @@ def accept_saved_plan(plan: Plan, state: StateDocument, desired: Desired, path: 
         )
     if plan.config_digest != desired.digest:
         reasons.append("the config changed since the plan was made")
+    if not reasons and plan.refreshed:
+        reasons.extend(_moved(plan.live, read_live().to_json()))
     if reasons:
         raise PlanError(f"the saved plan {path} is stale: {'; '.join(reasons)}. Run plan again.")
     _refuse_foreign_changes(plan, state, desired, path)
@@ -215,8 +231,9 @@ def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, 
         made_at = None
     if made_at is None or made_at.tzinfo is None:
         raise PlanError(f"the saved plan {path} has no valid created_at time. Run plan again.")
+    live = live_from_json(plan.live, plan.refreshed, path)
     fresh = make_plan(
-        desired, state.sub_accounts(), made_at, lineage=state.lineage, serial=state.serial
+        desired, state.records(), made_at, live=live, lineage=state.lineage, serial=state.serial
     )
     expected = {_identity(change) for change in fresh.changes}
     foreign = [change for change in plan.changes if _identity(change) not in expected]
@@ -226,6 +243,21 @@ def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, 
             f"the saved plan {path} holds changes that this config and state do not produce "
             f"({listed}): it was edited, or made by another version. Run plan again."
         )
+
+
+def _moved(saved: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
+    """How the live values moved since the plan read them, address by address."""
+    moved = []
+    for address in sorted(set(saved) | set(now)):
+        before, after = saved.get(address), now.get(address)
+        if before is None:
+            moved.append(f"{address} was not read when the plan was made")
+        elif after is None:
+            moved.append(f"{address} is no longer read")
+        elif before != after:
+            what = "; ".join(changed_attributes(before, after))
+            moved.append(f"the live value of {address} moved since the plan was made ({what})")
+    return moved
 
 
 def _identity(change: Change) -> str:

@@ -21,6 +21,7 @@ from reconciler.model import (
     StateSettings,
 )
 from reconciler.planner import make_plan
+from reconciler.providers.minimax import MINIMAX
 from reconciler.providers.pool import ProviderPool
 from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
 from reconciler.state import LocalBackend, StateDocument
@@ -100,7 +101,7 @@ def test_a_delete_of_a_protected_or_configured_account_is_refused_whatever_the_p
         state = backend.read()
         providers = ProviderPool(desired, {"MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY})
         for account in accounts:
-            created = providers.minimax("cn-main").create(account.name)
+            created = providers.get(MINIMAX, "cn-main").create(account.name)
             state.put(
                 RecordedSubAccount(
                     "cn-main",

@@ -73,7 +73,7 @@ def test_disable_rotate_and_remove_are_one_update_one_rotate_one_delete(workdir)
         ("rotate", 'minimax.cn-main.sub_account["ci-bot"]'),
         ("update", 'minimax.cn-main.sub_account["数据分析"]'),
     ]
-    assert document["summary"] == {"create": 0, "update": 1, "rotate": 1, "delete": 1}
+    assert document["summary"] == {"create": 0, "update": 1, "rotate": 1, "delete": 1, "forget": 0}
     reasons = {c["action"]: c["reason"] for c in document["changes"]}
     assert reasons == {
         "delete": "removed from config",

@@ -18,7 +18,6 @@ from reconciler.config import (
     config_digest,
     load_config,
     parse_duration,
-    required_env,
     resolve_env,
 )
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
@@ -31,6 +30,7 @@ from reconciler.model import (
     Desired,
     Status,
 )
+from reconciler.resources import required_env
 
 # A group header; the first sub-account written after it starts at line 7.
 GROUP = """\

@@ -161,7 +161,7 @@ def test_plan_has_no_changes_when_every_account_matches_its_record() -> None:
     assert plan.changes == ()
     assert not plan.has_changes
     assert plan.warnings == ()
-    assert plan.summary() == {"create": 0, "update": 0, "rotate": 0, "delete": 0}
+    assert plan.summary() == {"create": 0, "update": 0, "rotate": 0, "delete": 0, "forget": 0}
 
 
 def test_plan_of_an_empty_config_and_an_empty_state_is_empty() -> None:
@@ -271,7 +271,7 @@ def test_plan_puts_an_update_and_a_rotate_of_one_address_in_two_entries_update_f
     update, rotate = plan.changes
     assert update.after == {"status": "disabled"}
     assert rotate.after == {"token_generation": 1}
-    assert plan.summary() == {"create": 0, "update": 1, "rotate": 1, "delete": 0}
+    assert plan.summary() == {"create": 0, "update": 1, "rotate": 1, "delete": 0, "forget": 0}
 
 
 def test_plan_does_not_rotate_but_warns_when_token_generation_is_lowered() -> None:
@@ -586,7 +586,7 @@ def test_summary_counts_each_action() -> None:
 
     plan = plan_for(desired, recorded)
 
-    expected = {"create": 2, "update": 2, "rotate": 2, "delete": 1}
+    expected = {"create": 2, "update": 2, "rotate": 2, "delete": 1, "forget": 0}
     assert plan.summary() == expected
     assert plan_to_dict(plan)["summary"] == expected
     assert "Plan: 2 to create, 2 to update, 2 to rotate, 1 to delete." in render_text(plan)
@@ -666,7 +666,9 @@ def test_a_plan_never_contains_token_fingerprints_or_secret_fields() -> None:
 
     plan = plan_for(desired, recorded)
 
-    assert {c.action for c in plan.changes} == set(Action)
+    assert {c.action for c in plan.changes} == set(Action) - {
+        Action.FORGET
+    }  # all of a sub-account's
     for rendered in (render_json(plan), render_text(plan), render_markdown(plan)):
         assert FINGERPRINT not in rendered
         assert FINGERPRINT.split(":", 1)[1] not in rendered

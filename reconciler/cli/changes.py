@@ -104,7 +104,13 @@ def apply(
         store = workspace.secret_store()  # under the lock: another apply may have just saved it
         state = backend.read()
         if saved:
-            accept_saved_plan(saved, state, workspace.config, plan_file or "")
+            accept_saved_plan(
+                saved,
+                state,
+                workspace.config,
+                plan_file or "",
+                lambda: workspace.refresh(state, now(), values_only=True),
+            )
             result = saved
         else:
             result = workspace.plan(state, now(), targets, refresh=True)
@@ -178,7 +184,7 @@ def import_(
     address: str, subject_id: str, forget_sealed_secrets: bool, config_paths: Sequence[str]
 ) -> int:
     """Adopt an existing sub-account by its subject_id (from the MiniMax console)."""
-    from reconciler.importer import import_sub_account, sealed_for_others
+    from reconciler.importer import import_resource, sealed_for_others
     from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
@@ -186,7 +192,7 @@ def import_(
     with backend.lock("import"):
         state = backend.read()
         store = workspace.secret_index()
-        record = import_sub_account(workspace.config, state, address, subject_id)
+        record = import_resource(workspace.config, state, address, subject_id)
         stale = sealed_for_others(store, address, subject_id, forget_sealed_secrets)
         backend.write(state)  # first: a failing store write then loses nothing
         if stale:

@@ -37,7 +37,7 @@ format_option = click.option(
 
 
 def _canonical(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from reconciler.model import canonical_address
+    from reconciler.resources import canonical_address
 
     return canonical_address(value)
 

@@ -13,11 +13,13 @@ request's own earlier success.
 from __future__ import annotations
 
 import email.utils
+import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import __version__
@@ -120,11 +122,17 @@ def http_status_error(response: httpx.Response, describe: str, detail: str = "")
     )
 
 
-def parse_json(response: httpx.Response, describe: str) -> Any:
-    """The answer's JSON, or a clear provider error naming what came back instead."""
+def parse_json(response: httpx.Response, describe: str, *, money: bool = False) -> Any:
+    """The answer's JSON, or a clear provider error naming what came back instead.
+
+    With ``money``, JSON numbers with a fraction arrive as ``Decimal``, never as float:
+    money stays exact from the wire to the screen.
+    """
     try:
+        if money:
+            return json.loads(response.content, parse_float=Decimal)
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return _malformed(response, describe)
 
 

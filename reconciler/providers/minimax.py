@@ -9,14 +9,14 @@ logged or echoed: create and rotate answers carry the only copy of a password an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from reconciler.errors import ProviderError
-from reconciler.model import Status
+from reconciler.model import Desired, Status
 from reconciler.providers.http import (
     DEFAULT_POLICY,
     RetryPolicy,
@@ -189,6 +189,26 @@ class MinimaxProvider:
             code=code,
             trace_id=trace_id,
         )
+
+
+class _MinimaxFactory:
+    """Builds the client of one ``minimax.ALIAS`` group for a ``ProviderPool``."""
+
+    name = "minimax"
+
+    def __call__(
+        self, config: Desired, alias: str, credentials: Mapping[str, str]
+    ) -> MinimaxProvider:
+        group = config.minimax[alias]
+        return MinimaxProvider(
+            base_url=group.base_url,
+            group_id=group.group_id,
+            api_key=credentials[group.api_key_env],
+            api_key_env=group.api_key_env,
+        )
+
+
+MINIMAX = _MinimaxFactory()
 
 
 def _safe_json(response: httpx.Response) -> Any:

@@ -1,37 +1,54 @@
 """The provider clients of one command: made on first use, shared by parallel changes.
 
-Both plan (its access check) and apply need a client per MiniMax group of the config,
-with the key from its variable; this is the one place that builds them.
+Refresh and apply both need a client per provider section of the config (a MiniMax group,
+an xAI team) with the key from its variable. Each provider module exports a
+``ProviderFactory`` that builds one from the config; the pool keeps one client per
+(provider, alias) and closes them all at the end. Tests may hand in other factories.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
 
 from reconciler.model import Desired
-from reconciler.providers.minimax import MinimaxProvider
+
+ClientT = TypeVar("ClientT", bound="Closable")
+ClientT_co = TypeVar("ClientT_co", bound="Closable", covariant=True)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class ProviderFactory(Protocol[ClientT_co]):
+    """Builds the client of one config section (``name`` + alias) with its credentials."""
+
+    @property
+    def name(self) -> str: ...
+
+    def __call__(
+        self, config: Desired, alias: str, credentials: Mapping[str, str]
+    ) -> ClientT_co: ...
 
 
 class ProviderPool:
-    """One provider client per MiniMax group, made on first use, closed at the end."""
+    """One provider client per (provider, alias), made on first use, closed at the end."""
 
-    def __init__(self, desired: Desired, credentials: dict[str, str]) -> None:
+    def __init__(self, desired: Desired, credentials: Mapping[str, str]) -> None:
         self._desired = desired
         self._credentials = credentials
-        self._clients: dict[str, MinimaxProvider] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
-    def minimax(self, alias: str) -> MinimaxProvider:
+    def get(self, factory: ProviderFactory[ClientT], alias: str) -> ClientT:
+        key = (factory.name, alias)
         with self._lock:
-            if alias not in self._clients:
-                group = self._desired.minimax[alias]
-                self._clients[alias] = MinimaxProvider(
-                    base_url=group.base_url,
-                    group_id=group.group_id,
-                    api_key=self._credentials[group.api_key_env],
-                    api_key_env=group.api_key_env,
-                )
-            return self._clients[alias]
+            if key not in self._clients:
+                self._clients[key] = factory(self._desired, alias, self._credentials)
+            client: ClientT = self._clients[key]
+            return client
 
     def close(self) -> None:
         for client in self._clients.values():

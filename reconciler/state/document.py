@@ -2,7 +2,8 @@
 
 Pure data and its JSON form. ``lineage`` (a UUID fixed at creation) and ``serial`` (raised
 on every write) let a saved plan prove it was computed against this exact state. The
-document never holds a secret: resources carry fingerprints and timestamps only.
+document never holds a secret: resources carry fingerprints and timestamps only. Each
+resource names its ``type``; the kind registered for that type reads it back strictly.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import StateError
+from reconciler.fields import InvalidRecord
 from reconciler.fsutil import load_json, version_problem
-from reconciler.model import RecordedSubAccount, parse_sub_account_address
-from reconciler.state.records import InvalidRecord, read_record
+from reconciler.model import RecordedSubAccount
+from reconciler.resources import AnyKind, kind_of_type, read_record
+from reconciler.resources.base import Record
 
 STATE_VERSION = 1
 
@@ -27,15 +30,29 @@ class StateDocument:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = STATE_VERSION
 
-    def sub_accounts(self) -> dict[str, RecordedSubAccount]:
-        """Recorded MiniMax sub-accounts by address."""
+    def records(self) -> dict[str, Record]:
+        """Every recorded resource by address, each read by its kind."""
+        return {address: read_record(data) for address, data in self.resources.items()}
+
+    def records_of(self, kind: AnyKind) -> dict[str, Any]:
+        """The recorded resources of one kind by address."""
         return {
-            address: read_record(data)
+            address: kind.read_record(data)
             for address, data in self.resources.items()
-            if data.get("type") == "minimax_sub_account"
+            if data.get("type") == kind.type_name
         }
 
-    def put(self, record: RecordedSubAccount) -> None:
+    def record(self, address: str) -> Record | None:
+        data = self.resources.get(address)
+        return read_record(data) if data else None
+
+    def sub_accounts(self) -> dict[str, RecordedSubAccount]:
+        """Recorded MiniMax sub-accounts by address."""
+        kind = kind_of_type("minimax_sub_account")
+        assert kind is not None, "a registered kind"
+        return self.records_of(kind)
+
+    def put(self, record: Record) -> None:
         self.resources[record.address] = record.to_dict()
 
     def remove(self, address: str) -> None:
@@ -93,12 +110,13 @@ def _document_problems(data: Any) -> list[str]:
 
 
 def _resource_problems(address: str, resource: Any) -> list[str]:
-    if not isinstance(resource, dict) or resource.get("type") != "minimax_sub_account":
+    kind = kind_of_type(resource.get("type")) if isinstance(resource, dict) else None
+    if kind is None:
         return [f"{address}: unknown resource type"]
-    if parse_sub_account_address(address) is None:
-        return [f"{address}: not a sub-account address"]
+    if kind.canonical(address) is None:
+        return [f"{address}: not a {kind.noun} address (expected {kind.address_pattern})"]
     try:
-        record = read_record(resource)
+        record = kind.read_record(resource)
     except InvalidRecord as exc:
         return [f"{address}: malformed record: {problem}" for problem in exc.problems]
     return [] if record.address == address else [f"{address}: record names {record.address}"]

@@ -1,4 +1,4 @@
-"""What each planned action does: provider calls, then records and secrets, in a safe order.
+"""What each planned action on a MiniMax sub-account does, in a crash-safe order.
 
 Each function raises a ``ReconcilerError`` with a message for a person when its change
 fails, after recording whatever did happen. The order inside a create is chosen so that a
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from reconciler.applier import ApplyContext
 from reconciler.errors import PlanError, ProviderError, ReconcilerError, SecretsError, StateError
+from reconciler.execution import ApplyContext
 from reconciler.model import (
     Action,
     Change,
@@ -21,6 +21,7 @@ from reconciler.model import (
     Status,
     iso,
 )
+from reconciler.providers.minimax import MINIMAX, MinimaxProvider
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
 from reconciler.suggest import command
 
@@ -42,7 +43,7 @@ def _create(change: Change, context: ApplyContext) -> str:
     account = context.desired.sub_accounts().get(change.address)
     if account is None:
         raise PlanError(f"{change.address} is not in the config any more; plan again")
-    prior = context.recorder.recorded(change.address)
+    prior = _record(context, change.address)
     pending = RecordedSubAccount(
         alias=account.alias,
         name=account.name,
@@ -54,9 +55,8 @@ def _create(change: Change, context: ApplyContext) -> str:
         created_at=prior.created_at if prior else None,
     )
     context.recorder.record(pending)  # before the call: a lost answer is seen next run
-    provider = context.providers.minimax(account.alias)
     try:
-        created = provider.create(account.name)
+        created = _provider(context, account.alias).create(account.name)
     except ProviderError as exc:
         was_pending = prior is not None and prior.pending
         raise _create_failed(change.address, exc, was_pending, context) from None
@@ -97,7 +97,7 @@ def _disable_created(record: RecordedSubAccount, context: ApplyContext) -> str |
     """MiniMax creates accounts enabled; a disabled one is switched off right after."""
     assert record.subject_id is not None, "called with the record of a created account"
     try:
-        context.providers.minimax(record.alias).set_status(record.subject_id, Status.DISABLED)
+        _provider(context, record.alias).set_status(record.subject_id, Status.DISABLED)
     except ProviderError as exc:
         return f"disabling it failed: {exc}; the next plan shows the update"
     context.recorder.record(dataclasses.replace(record, status=Status.DISABLED))
@@ -202,7 +202,7 @@ def _update(change: Change, context: ApplyContext) -> str:
         if not record.subject_id:
             raise PlanError(f"{change.address} has no subject_id in state; import it first")
         status = Status(after["status"])
-        context.providers.minimax(record.alias).set_status(record.subject_id, status)
+        _provider(context, record.alias).set_status(record.subject_id, status)
         record = dataclasses.replace(record, status=status)
     if "prevent_destroy" in after:
         record = dataclasses.replace(record, prevent_destroy=bool(after["prevent_destroy"]))
@@ -215,7 +215,7 @@ def _rotate(change: Change, context: ApplyContext) -> str:
     if not record.subject_id:
         raise PlanError(f"{change.address} has no subject_id in state; import it first")
     try:
-        token = context.providers.minimax(record.alias).rotate_token(record.subject_id)
+        token = _provider(context, record.alias).rotate_token(record.subject_id)
     except ProviderError as exc:
         if exc.answer_lost:
             raise ReconcilerError(
@@ -241,7 +241,7 @@ def _rotate(change: Change, context: ApplyContext) -> str:
 
 
 def _delete(change: Change, context: ApplyContext) -> str:
-    record = context.recorder.recorded(change.address)
+    record = _record(context, change.address)
     if record is None:
         return "already gone from state"
     _refuse_protected_delete(record, context)
@@ -250,7 +250,7 @@ def _delete(change: Change, context: ApplyContext) -> str:
         return "forgotten (was pending)" + _sealed_note(change.address, context)
     note = f"subject_id {record.subject_id}"
     try:
-        context.providers.minimax(record.alias).delete(record.subject_id)
+        _provider(context, record.alias).delete(record.subject_id)
     except ProviderError as exc:
         if not (exc.answer_lost and exc.code == _INVALID_PARAMS):
             raise ReconcilerError(
@@ -293,7 +293,17 @@ def _sealed_note(address: str, context: ApplyContext) -> str:
 
 
 def _recorded(change: Change, context: ApplyContext) -> RecordedSubAccount:
-    record = context.recorder.recorded(change.address)
+    record = _record(context, change.address)
     if record is None:
         raise PlanError(f"{change.address} is no longer in state; plan again")
     return record
+
+
+def _record(context: ApplyContext, address: str) -> RecordedSubAccount | None:
+    record = context.recorder.recorded(address)
+    assert record is None or isinstance(record, RecordedSubAccount), "a sub-account address"
+    return record
+
+
+def _provider(context: ApplyContext, alias: str) -> MinimaxProvider:
+    return context.providers.get(MINIMAX, alias)
