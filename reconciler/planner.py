@@ -16,7 +16,7 @@ from datetime import datetime
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired, Plan, iso
 from reconciler.refresh import Live
-from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_address
+from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record
 from reconciler.resources.base import Diff, DiffContext, Record
 
 _ACTION_ORDER = {
@@ -73,9 +73,7 @@ def _by_kind(recorded: Mapping[str, Record]) -> dict[AnyKind, dict[str, Record]]
     """Recorded resources bucketed by the kind that owns their address (every kind listed)."""
     buckets: dict[AnyKind, dict[str, Record]] = {kind: {} for kind in KINDS}
     for address, record in recorded.items():
-        kind = kind_of_address(address)
-        assert kind is not None, "the state document accepts only addresses a kind owns"
-        buckets[kind][address] = record
+        buckets[kind_of_record(record)][address] = record
     return buckets
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import PlanError
 from reconciler.fields import InvalidRecord
 from reconciler.model import Desired
-from reconciler.resources import KINDS, kind_of_address
+from reconciler.resources import KINDS, kind_of_address, kind_of_record
 from reconciler.resources.base import LiveValue, Record
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def refresh(
     for kind in KINDS:
         if values_only and not kind.has_live_values:
             continue
-        mine = {address: record for address, record in recorded.items() if kind.canonical(address)}
+        mine = {a: record for a, record in recorded.items() if kind_of_record(record) is kind}
         values.update(kind.refresh(config, mine, providers, now))
     return Live(refreshed=True, values=values)
 

@@ -10,9 +10,10 @@ with the variable that holds the key. 429 and 5xx are retried by the one HTTP po
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import httpx
 
 CENT = Decimal("0.01")
+_WHOLE_CENTS = re.compile(r"-?[0-9]{1,20}")
 _MESSAGE_MAX = 300
 
 
@@ -160,8 +162,11 @@ class XaiProvider:
             )
         return http_status_error(response, what, detail.removeprefix(": "))
 
-    def _unexpected(self, what: str, problem: str) -> ProviderError:
-        return ProviderError(f"{what}: unexpected answer from xAI: {problem}")
+    def _unexpected(self, describe: str, problem: str) -> ProviderError:
+        """An answer that parsed but does not say what the API documents."""
+        if not describe.startswith("xAI "):
+            describe = f"xAI {describe} (team {self.team_id})"
+        return ProviderError(f"{describe}: unexpected answer: {problem}")
 
 
 def to_cents(amount: Decimal) -> int:
@@ -170,18 +175,18 @@ def to_cents(amount: Decimal) -> int:
 
 
 def _cents(value: Any) -> Decimal | None:
-    """``{"val": "50000"}``, ``"50000"`` or ``50000`` cents as dollars; None if not an amount."""
+    """``{"val": "50000"}``, ``"50000"`` or ``50000`` cents as dollars; None if not an amount.
+
+    Whole cents only, written as digits: a fraction, an exponent or a float is not what
+    the API documents, and money is never guessed.
+    """
     if isinstance(value, dict):
         value = value.get("val")
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    try:
-        cents = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        return None
-    if not cents.is_finite() or cents != cents.to_integral_value():
-        return None
-    return (cents * CENT).quantize(CENT)
+    if isinstance(value, str) and _WHOLE_CENTS.fullmatch(value.strip()):
+        return (Decimal(value.strip()) * CENT).quantize(CENT)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (Decimal(value) * CENT).quantize(CENT)
+    return None
 
 
 def _error_detail(response: httpx.Response) -> str:

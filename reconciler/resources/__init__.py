@@ -24,11 +24,17 @@ KINDS: tuple[AnyKind, ...] = (
 )
 
 _BY_TYPE: dict[str, AnyKind] = {kind.type_name: kind for kind in KINDS}
+_BY_RECORD_CLASS: dict[type, AnyKind] = {kind.record_class: kind for kind in KINDS}
 
 
 def kind_of_type(type_name: Any) -> AnyKind | None:
     """The kind that records ``type_name`` in the state, or None for a type nobody knows."""
     return _BY_TYPE.get(type_name) if isinstance(type_name, str) else None
+
+
+def kind_of_record(record: Record) -> AnyKind:
+    """The kind that read ``record`` (a dict lookup: planning buckets thousands of them)."""
+    return _BY_RECORD_CLASS[type(record)]
 
 
 def kind_of_address(address: str) -> AnyKind | None:

@@ -80,6 +80,7 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     label = "sub_account"
     noun = "sub-account"
     address_pattern = 'minimax.ALIAS.sub_account["NAME"]'
+    record_class = RecordedSubAccount
 
     def canonical(self, address: str) -> str | None:
         parsed = parse_sub_account_address(address)

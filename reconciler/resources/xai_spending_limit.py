@@ -118,6 +118,7 @@ class XaiSpendingLimits(
     label = "spending_limit"
     noun = "spending limit"
     address_pattern = "xai.ALIAS.spending_limit"
+    record_class = RecordedSpendingLimit
     has_live_values = True
 
     def canonical(self, address: str) -> str | None:
