@@ -2,22 +2,26 @@
 
 DESIGN.md asks for end-to-end tests that go over HTTP with the same client code that
 talks to the real APIs, so :class:`Sandbox` runs a genuine HTTP/1.1 server
-(``transport.py``), not a mock. It owns what is common to every provider: routing parsed
-requests to the emulators' route tables (MiniMax today; xAI and useapi.net emulators will
-add their tables here), the request log, fault injection around each call, the admin
-endpoints and the lifecycle (``start``/``serve_forever``/``stop``). It prints nothing;
-the CLI owns the terminal.
+(``transport.py``), not a mock. It owns what is common to every provider and nothing
+provider-specific: it mounts a list of emulators (``emulator.py``) and sends each request
+to the one owning its path (the first mounted, MiniMax, answers paths nobody owns, as the
+sandbox always has), keeps the request log, applies faults around the call (asking the
+owner to shape their answers), serves the admin endpoints and runs the lifecycle
+(``start``/``serve_forever``/``stop``). The Python test controls below are thin and
+mirrored by the ``/_sandbox/`` admin routes. It prints nothing; the CLI owns the terminal.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 from reconciler.sandbox.admin import ADMIN_PREFIX, admin_not_found, admin_routes
+from reconciler.sandbox.emulator import Emulator
 from reconciler.sandbox.faults import (
     AFTER_KINDS,
     REPLACING_KINDS,
@@ -27,7 +31,7 @@ from reconciler.sandbox.faults import (
 )
 from reconciler.sandbox.minimax import MiniMaxEmulator
 from reconciler.sandbox.transport import POLL_INTERVAL, TransportServer
-from reconciler.sandbox.wire import Reply, Request, dispatch, json_reply
+from reconciler.sandbox.wire import Reply, Request, dispatch
 
 
 class Sandbox:
@@ -38,12 +42,17 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         minimax_keys: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """Key maps default to the ``SANDBOX_*`` constants; ``clock`` gives unix seconds."""
         self._host = host
         self._requested_port = port
-        self._minimax = MiniMaxEmulator(minimax_keys)
-        self._provider_routes = self._minimax.routes
-        self._admin_routes = admin_routes(self)
+        self._minimax = MiniMaxEmulator(minimax_keys, clock=clock)
+        # Order matters only for paths nobody owns: the first emulator answers those.
+        self._emulators: tuple[Emulator, ...] = (self._minimax,)
+        self._admin_routes = admin_routes(
+            self, [r for emulator in self._emulators for r in emulator.admin_routes()]
+        )
         self._faults = FaultSet()
         self._log_lock = threading.Lock()
         self._log: list[dict[str, Any]] = []
@@ -144,20 +153,41 @@ class Sandbox:
         delay: float = 0.0,
         times: int | None = 1,
     ) -> None:
-        """Inject a fault on requests matching method (``*`` = any) and full path regex."""
-        self._faults.add(
-            make_fault(
-                method=method,
-                path=path,
-                kind=kind,
-                http_status=http_status,
-                retry_after=retry_after,
-                code=code,
-                message=message,
-                delay=delay,
-                times=times,
-            )
+        """Inject a fault on requests matching method (``*`` = any) and full path regex.
+
+        The provider owning the request path shapes the answer. ``base_resp`` (an error
+        code in an HTTP 200) exists only where the provider has such errors (MiniMax): it
+        passes over other providers' requests, and a path that can only match theirs is
+        refused with ValueError, like any other bad argument.
+        """
+        fault = make_fault(
+            method=method,
+            path=path,
+            kind=kind,
+            http_status=http_status,
+            retry_after=retry_after,
+            code=code,
+            message=message,
+            delay=delay,
+            times=times,
         )
+        if kind == "base_resp":
+            self._check_in_band(fault.pattern.pattern)
+        self._faults.add(fault)
+
+    def _check_in_band(self, pattern: str) -> None:
+        """Refuse a base_resp path matching some provider's examples but no MiniMax one."""
+        matched = [
+            emulator
+            for emulator in self._emulators
+            if any(re.fullmatch(pattern, path) for path in emulator.example_paths)
+        ]
+        if matched and not any(emulator.in_band_errors for emulator in matched):
+            names = ", ".join(emulator.name for emulator in matched)
+            raise ValueError(
+                f"a base_resp fault is an error code inside an HTTP 200, which {names} "
+                "does not have; use kind='http_status' for its paths"
+            )
 
     def clear_faults(self) -> None:
         """Remove every fault, fired or not."""
@@ -187,14 +217,30 @@ class Sandbox:
             self._log.append(
                 {"method": request.method, "path": request.path, "query": dict(request.query)}
             )
-        fault = self._faults.take(request.method, request.path)
+        owner = self._owner(request.path)
+        fault = self._faults.take(request.method, request.path, owner.in_band_errors)
         if fault is not None and fault.kind == "latency":
             time.sleep(fault.delay)
         elif fault is not None and fault.kind in REPLACING_KINDS:
-            return None if fault.kind == "drop_before" else fault_reply(fault)
-        reply = dispatch(self._provider_routes, request)
+            return None if fault.kind == "drop_before" else fault_reply(fault, owner)
+        reply = self._call(owner, request)
         if fault is not None and fault.kind in AFTER_KINDS:
-            return None if fault.kind == "drop_after" else fault_reply(fault)
-        if reply is None:
-            return json_reply({"base_resp": {"status_code": 1000, "status_msg": "not found"}}, 404)
+            return None if fault.kind == "drop_after" else fault_reply(fault, owner)
         return reply
+
+    def _owner(self, path: str) -> Emulator:
+        """The emulator whose routes or namespace cover the path; else the first one."""
+        for emulator in self._emulators:
+            if emulator.owns(path):
+                return emulator
+        return self._emulators[0]
+
+    @staticmethod
+    def _call(owner: Emulator, request: Request) -> Reply:
+        """Run the owner's handler; a 404 or a sandbox bug is answered in its shape too."""
+        try:
+            reply = dispatch(owner.routes, request)
+        except Exception as exc:
+            message = f"sandbox internal error: {type(exc).__name__}: {exc}"
+            return owner.error_reply(500, message)
+        return owner.not_found_reply(request) if reply is None else reply

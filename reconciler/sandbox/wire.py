@@ -1,10 +1,11 @@
 """Request, reply and route types shared by the sandbox's emulators and its server.
 
-The sandbox is split into a transport layer (``server.py``: sockets, routing, faults,
-admin endpoints) and one emulator module per provider (``minimax.py`` today, xAI and
-useapi.net later as siblings). They meet here: an emulator receives a parsed
-:class:`Request` and returns a :class:`Reply`, never touching a socket, so each emulator
-can be read against its API document alone and the server stays provider-agnostic.
+The sandbox is split into a server (``server.py`` and ``transport.py``: sockets, routing,
+faults, admin endpoints) and one emulator module per provider (``minimax.py``, ``xai.py``,
+``useapi.py``, each an ``emulator.Emulator``). They meet here: an emulator receives a
+parsed :class:`Request` and returns a :class:`Reply`, never touching a socket, so each
+emulator can be read against its API document alone and the server stays
+provider-agnostic.
 """
 
 from __future__ import annotations
