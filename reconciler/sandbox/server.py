@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +32,7 @@ from reconciler.sandbox.faults import (
 from reconciler.sandbox.minimax import MiniMaxEmulator
 from reconciler.sandbox.transport import POLL_INTERVAL, TransportServer
 from reconciler.sandbox.wire import Reply, Request, dispatch
+from reconciler.sandbox.xai import XaiEmulator, XaiKey
 
 
 class Sandbox:
@@ -42,14 +43,20 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         minimax_keys: Mapping[str, str] | None = None,
+        xai_keys: Mapping[str, str | XaiKey] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Key maps default to the ``SANDBOX_*`` constants; ``clock`` gives unix seconds."""
+        """Key maps default to the ``SANDBOX_*`` constants; ``clock`` gives unix seconds.
+
+        ``minimax_keys`` maps an API key to its group id; ``xai_keys`` a management key to
+        its team id (every billing permission) or to an :class:`XaiKey`.
+        """
         self._host = host
         self._requested_port = port
         self._minimax = MiniMaxEmulator(minimax_keys, clock=clock)
+        self._xai = XaiEmulator(xai_keys, clock=clock)
         # Order matters only for paths nobody owns: the first emulator answers those.
-        self._emulators: tuple[Emulator, ...] = (self._minimax,)
+        self._emulators: tuple[Emulator, ...] = (self._minimax, self._xai)
         self._admin_routes = admin_routes(
             self, [r for emulator in self._emulators for r in emulator.admin_routes()]
         )
@@ -206,6 +213,50 @@ class Sandbox:
     def add_minimax_bill(self, group_id: str, row: Mapping[str, Any]) -> None:
         """Append a bill row that ``batch_query_bill`` will report for the group."""
         self._minimax.add_bill(group_id, row)
+
+    def xai_spending_limits(self, team_id: str) -> dict[str, Any]:
+        """A team's ``spendingLimits`` object, as ``GET postpaid/spending-limits`` has it."""
+        return self._xai.spending_limits(team_id)
+
+    def set_xai_soft_limit(self, team_id: str, cents: int | str) -> None:
+        """Change a team's soft limit (USD cents) behind the tool's back, as the console can."""
+        self._xai.set_soft_limit(team_id, cents)
+
+    def set_xai_hard_limit(
+        self, team_id: str, cents: int | str, override: int | str | None = None
+    ) -> None:
+        """Set ``hardSlAuto`` (cents) and ``hardSlOverride`` (None: none), which wins."""
+        self._xai.set_hard_limit(team_id, cents, override)
+
+    def add_xai_usage(self, team_id: str, day: str, description: str, usd: str) -> None:
+        """Record spend (dollars, a decimal string) on a ``YYYY-MM-DD`` day for a model."""
+        self._xai.add_usage(team_id, day, description, usd)
+
+    def set_xai_usage_max_series(self, team_id: str, max_series: int) -> None:
+        """Cap the series of one ``usage`` answer; beyond it ``limitReached`` is true."""
+        self._xai.set_usage_max_series(team_id, max_series)
+
+    def add_xai_balance_change(
+        self,
+        team_id: str,
+        cents: int | str,
+        origin: str = "PURCHASE",
+        create_time: str | None = None,
+    ) -> None:
+        """Append a prepaid balance change, signed as xAI's ledger: a purchase is negative."""
+        self._xai.add_balance_change(team_id, cents, origin, create_time)
+
+    def add_xai_invoice(
+        self,
+        team_id: str,
+        year: int,
+        month: int,
+        lines: Sequence[Mapping[str, Any]] | None = None,
+        tax_cents: int | str = 0,
+        status: str = "INVOICE_STATUS_PAID",
+    ) -> str:
+        """Add an invoice (lines ``{"description", "cents"}``; None bills that month's usage)."""
+        return self._xai.add_invoice(team_id, year, month, lines, tax_cents, status)
 
     # -- request handling, called from the handler threads --
 

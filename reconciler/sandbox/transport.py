@@ -102,6 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            raw_query=split.query,
         )
         try:
             reply = self.server.responder(request)

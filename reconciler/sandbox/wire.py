@@ -19,7 +19,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Request:
-    """One parsed HTTP request; header names are lower-cased so lookups ignore case."""
+    """One parsed HTTP request; header names are lower-cased so lookups ignore case.
+
+    ``query`` keeps the last value of a repeated parameter; ``raw_query`` is there for
+    the endpoints whose parameters repeat (``invoiceIds.invoiceIds=a&invoiceIds.invoiceIds=b``).
+    """
 
     method: str
     path: str
@@ -27,6 +31,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = b""
     params: Mapping[str, str] = field(default_factory=dict)
+    raw_query: str = ""
 
     def header(self, name: str) -> str | None:
         """Return a header value, matching the name case-insensitively as HTTP does."""
