@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from reconciler.sandbox.emulator import Emulator
@@ -104,6 +105,26 @@ def make_fault(
         times=times,
         pattern=pattern,
     )
+
+
+def check_in_band(fault: Fault, emulators: Sequence[Emulator]) -> None:
+    """Refuse a base_resp fault whose path matches providers' paths, none with in-band errors.
+
+    A path matching no example path at all is let through, like any fault that never fires.
+    """
+    if fault.kind != "base_resp":
+        return
+    matched = [
+        emulator
+        for emulator in emulators
+        if any(fault.pattern.fullmatch(path) for path in emulator.example_paths)
+    ]
+    if matched and not any(emulator.in_band_errors for emulator in matched):
+        names = ", ".join(emulator.name for emulator in matched)
+        raise ValueError(
+            f"a base_resp fault is an error code inside an HTTP 200, which {names} "
+            "does not have; use kind='http_status' for its paths"
+        )
 
 
 def _is_int(value: object) -> bool:

@@ -13,7 +13,6 @@ mirrored by the ``/_sandbox/`` admin routes. It prints nothing; the CLI owns the
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,11 +25,13 @@ from reconciler.sandbox.faults import (
     AFTER_KINDS,
     REPLACING_KINDS,
     FaultSet,
+    check_in_band,
     fault_reply,
     make_fault,
 )
 from reconciler.sandbox.minimax import MiniMaxEmulator
 from reconciler.sandbox.transport import POLL_INTERVAL, TransportServer
+from reconciler.sandbox.useapi import SANDBOX_USEAPI_TOKEN, UseapiEmulator
 from reconciler.sandbox.wire import Reply, Request, dispatch
 from reconciler.sandbox.xai import XaiEmulator, XaiKey
 
@@ -44,19 +45,22 @@ class Sandbox:
         port: int = 0,
         minimax_keys: Mapping[str, str] | None = None,
         xai_keys: Mapping[str, str | XaiKey] | None = None,
+        useapi_tokens: Mapping[str, Sequence[str]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Key maps default to the ``SANDBOX_*`` constants; ``clock`` gives unix seconds.
 
         ``minimax_keys`` maps an API key to its group id; ``xai_keys`` a management key to
-        its team id (every billing permission) or to an :class:`XaiKey`.
+        its team id (every billing permission) or to an :class:`XaiKey`; ``useapi_tokens``
+        a useapi.net token to the MiniMax account names configured under it.
         """
         self._host = host
         self._requested_port = port
         self._minimax = MiniMaxEmulator(minimax_keys, clock=clock)
         self._xai = XaiEmulator(xai_keys, clock=clock)
+        self._useapi = UseapiEmulator(useapi_tokens, clock=clock)
         # Order matters only for paths nobody owns: the first emulator answers those.
-        self._emulators: tuple[Emulator, ...] = (self._minimax, self._xai)
+        self._emulators: tuple[Emulator, ...] = (self._minimax, self._xai, self._useapi)
         self._admin_routes = admin_routes(
             self, [r for emulator in self._emulators for r in emulator.admin_routes()]
         )
@@ -178,23 +182,8 @@ class Sandbox:
             delay=delay,
             times=times,
         )
-        if kind == "base_resp":
-            self._check_in_band(fault.pattern.pattern)
+        check_in_band(fault, self._emulators)
         self._faults.add(fault)
-
-    def _check_in_band(self, pattern: str) -> None:
-        """Refuse a base_resp path matching some provider's examples but no MiniMax one."""
-        matched = [
-            emulator
-            for emulator in self._emulators
-            if any(re.fullmatch(pattern, path) for path in emulator.example_paths)
-        ]
-        if matched and not any(emulator.in_band_errors for emulator in matched):
-            names = ", ".join(emulator.name for emulator in matched)
-            raise ValueError(
-                f"a base_resp fault is an error code inside an HTTP 200, which {names} "
-                "does not have; use kind='http_status' for its paths"
-            )
 
     def clear_faults(self) -> None:
         """Remove every fault, fired or not."""
@@ -257,6 +246,31 @@ class Sandbox:
     ) -> str:
         """Add an invoice (lines ``{"description", "cents"}``; None bills that month's usage)."""
         return self._xai.add_invoice(team_id, year, month, lines, tax_cents, status)
+
+    def useapi_account(self, account: str) -> dict[str, Any]:
+        """A useapi.net account's credits: ``account``, ``total``, ``expiring``, ``audio_credits``."""
+        return self._useapi.account(account)
+
+    def set_useapi_credits(
+        self,
+        account: str,
+        total: int,
+        expiring: Sequence[Mapping[str, int]] | None = None,
+        audio_credits: int | None = None,
+    ) -> None:
+        """Set credits; ``expiring`` is ``[{"credit", "endTime" (unix ms)}]``, None keeps it."""
+        self._useapi.set_credits(account, total, expiring, audio_credits)
+
+    def add_useapi_account(
+        self,
+        account: str,
+        token: str = SANDBOX_USEAPI_TOKEN,
+        total: int = 0,
+        expiring: Sequence[Mapping[str, int]] = (),
+        audio_credits: int = 0,
+    ) -> None:
+        """Configure another account under a token; with two, ``account`` becomes required."""
+        self._useapi.add_account(account, token, total, expiring, audio_credits)
 
     # -- request handling, called from the handler threads --
 
