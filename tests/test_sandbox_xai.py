@@ -25,6 +25,7 @@ from reconciler.sandbox import (
     SANDBOX_XAI_TEAM_ID,
     Sandbox,
     XaiKey,
+    xai_ledger,
 )
 
 TEAM = SANDBOX_XAI_TEAM_ID
@@ -671,6 +672,21 @@ def test_a_broad_base_resp_fault_passes_over_xai_and_fires_on_minimax(sandbox: S
         )
     assert xai.status_code == 200
     assert minimax.json()["base_resp"]["status_code"] == 1002
+
+
+def test_a_sandbox_bug_in_an_xai_handler_answers_500_in_xais_shape(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: xai_ledger.Team) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(xai_ledger.Team, "balance", broken)
+    response = client.get(f"{BASE}/prepaid/balance")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "Internal error",
+        "error": "sandbox internal error: RuntimeError: boom",
+    }
 
 
 def test_the_request_log_covers_xai_requests(sandbox: Sandbox, client: httpx.Client) -> None:

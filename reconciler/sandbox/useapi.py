@@ -221,10 +221,10 @@ class UseapiEmulator(Emulator):
 
     def _features(self, request: Request) -> Reply:
         token = bearer_token(request)
-        accounts = None if token is None else self._tokens.get(token)
-        if accounts is None:
-            return json_reply({"error": "Unauthorized", "code": 401}, 401)
         with self._lock:
+            accounts = None if token is None else self._tokens.get(token)
+            if accounts is None:
+                return json_reply({"error": "Unauthorized", "code": 401}, 401)
             name = request.query.get("account") or ""
             if not name and len(accounts) != 1:
                 message = (
