@@ -15,7 +15,16 @@ from reconciler.errors import ReconcilerError
 @click.option("--host", default="127.0.0.1", show_default=True)
 def sandbox(port: int, host: str) -> int:
     """Run the local emulator of the provider APIs (data in memory)."""
-    from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
+    from reconciler.sandbox import (
+        SANDBOX_MINIMAX_API_KEY,
+        SANDBOX_MINIMAX_GROUP_ID,
+        SANDBOX_USEAPI_ACCOUNT,
+        SANDBOX_USEAPI_TOKEN,
+        SANDBOX_XAI_MANAGEMENT_KEY,
+        SANDBOX_XAI_READONLY_KEY,
+        SANDBOX_XAI_TEAM_ID,
+        Sandbox,
+    )
 
     server = Sandbox(host=host, port=port)
     try:
@@ -26,9 +35,13 @@ def sandbox(port: int, host: str) -> int:
             + ("; pick another --port" if exc.errno == errno.EADDRINUSE else "")
         ) from None
     err(f"Sandbox listening on {url}")
+    err("Test values only:")
+    err(f"  MiniMax: group_id {SANDBOX_MINIMAX_GROUP_ID}, API key {SANDBOX_MINIMAX_API_KEY!r}")
     err(
-        f"  MiniMax: group_id {SANDBOX_MINIMAX_GROUP_ID}, API key {SANDBOX_MINIMAX_API_KEY!r} (a test value)"
+        f"  xAI: team_id {SANDBOX_XAI_TEAM_ID}, management key {SANDBOX_XAI_MANAGEMENT_KEY!r}"
+        f"; {SANDBOX_XAI_READONLY_KEY!r} has no billing access"
     )
+    err(f"  useapi.net: token {SANDBOX_USEAPI_TOKEN!r}, account {SANDBOX_USEAPI_ACCOUNT!r}")
     err("Press Ctrl-C to stop.")
     try:
         server.serve_forever()

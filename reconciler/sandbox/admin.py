@@ -1,62 +1,68 @@
 """The sandbox's own HTTP endpoints under ``/_sandbox/``, mirroring its Python API.
 
 End-to-end tests and the demo may run the sandbox in another process (``reconciler
-sandbox``); these endpoints let them inject faults, read the request log, inspect the
-emulated MiniMax sub-accounts and seed bills over plain HTTP. They need no auth, are
-never logged as provider requests and are never subject to faults, so a test can always
-observe the server it is breaking.
+sandbox``); these endpoints let them inject faults, read the request log and, through
+each emulator's own admin routes (``/_sandbox/minimax/...``, ``/_sandbox/xai/...``,
+``/_sandbox/useapi/...``), inspect and change the emulated provider data over plain HTTP.
+They need no auth, are never logged as provider requests and are never subject to
+faults, so a test can always observe the server it is breaking. Their answers have one
+shape of their own: ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}`` with 400.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from reconciler.sandbox.wire import Reply, Request, Route, json_reply, parse_json, route
+from reconciler.sandbox.wire import Handler, Reply, Request, Route, json_reply, parse_json, route
 
 if TYPE_CHECKING:
     from reconciler.sandbox.server import Sandbox
 
 ADMIN_PREFIX = "/_sandbox/"
-_GROUP = r"(?P<group_id>[^/]+)"
+
+# An admin action gets the request (for its path params) and its JSON object body ({} for a
+# GET or DELETE without one); it answers extra fields for the reply, or None. ValueError and TypeError (an
+# unknown keyword in the body) become a 400.
+AdminAction = Callable[[Request, dict[str, Any]], dict[str, Any] | None]
 
 
-def admin_routes(sandbox: Sandbox) -> list[Route]:
-    """The admin route table, bound to one sandbox."""
+def admin_action(action: AdminAction, ok: bool = True) -> Handler:
+    """Wrap an action as a handler; ``ok`` False answers its result without ``"ok"``."""
 
-    def health(request: Request) -> Reply:
-        return _ok()
-
-    def sub_accounts(request: Request) -> Reply:
-        return json_reply({"sub_accounts": sandbox.minimax_accounts(request.params["group_id"])})
-
-    def add_fault(request: Request) -> Reply:
+    def handler(request: Request) -> Reply:
         try:
-            sandbox.add_fault(**_object_body(request))
-        except (TypeError, ValueError) as exc:  # TypeError: an unknown keyword argument
-            return _bad_request(str(exc))
-        return _ok()
+            result = action(request, _object_body(request))
+        except (TypeError, ValueError) as exc:
+            return json_reply({"ok": False, "error": str(exc)}, status=400)
+        if not ok:
+            return json_reply(result or {})
+        return json_reply({"ok": True, **(result or {})})
 
-    def clear_faults(request: Request) -> Reply:
+    return handler
+
+
+def admin_routes(sandbox: Sandbox, emulator_routes: Sequence[Route]) -> list[Route]:
+    """The admin route table, bound to one sandbox, ending with the emulators' own."""
+
+    def health(request: Request, body: dict[str, Any]) -> None:
+        return None
+
+    def add_fault(request: Request, body: dict[str, Any]) -> None:
+        sandbox.add_fault(**body)
+
+    def clear_faults(request: Request, body: dict[str, Any]) -> None:
         sandbox.clear_faults()
-        return _ok()
 
-    def requests(request: Request) -> Reply:
-        return json_reply({"requests": sandbox.requests})
-
-    def add_bill(request: Request) -> Reply:
-        try:
-            sandbox.add_minimax_bill(request.params["group_id"], _object_body(request))
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        return _ok()
+    def requests(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        return {"requests": sandbox.requests}
 
     return [
-        route("GET", r"/_sandbox/health", health),
-        route("GET", rf"/_sandbox/minimax/{_GROUP}/sub_accounts", sub_accounts),
-        route("POST", r"/_sandbox/faults", add_fault),
-        route("DELETE", r"/_sandbox/faults", clear_faults),
-        route("GET", r"/_sandbox/requests", requests),
-        route("POST", rf"/_sandbox/minimax/{_GROUP}/bills", add_bill),
+        route("GET", r"/_sandbox/health", admin_action(health)),
+        route("POST", r"/_sandbox/faults", admin_action(add_fault)),
+        route("DELETE", r"/_sandbox/faults", admin_action(clear_faults)),
+        route("GET", r"/_sandbox/requests", admin_action(requests, ok=False)),
+        *emulator_routes,
     ]
 
 
@@ -66,15 +72,10 @@ def admin_not_found() -> Reply:
 
 
 def _object_body(request: Request) -> dict[str, Any]:
+    """The JSON object body; a read or a delete may come without one."""
+    if request.method in ("GET", "DELETE") and not request.body.strip():
+        return {}
     body = parse_json(request.body)
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object")
     return body
-
-
-def _ok() -> Reply:
-    return json_reply({"ok": True})
-
-
-def _bad_request(error: str) -> Reply:
-    return json_reply({"ok": False, "error": error}, status=400)

@@ -3,20 +3,26 @@
 Tests and the demo need to see the reconciler survive what the API documents warn about:
 latency, HTTP 429/5xx with ``Retry-After``, provider error codes in an HTTP 200 answer,
 a connection dropped (or a gateway's 5xx) before or after the action took effect (a lost
-answer), and a
-malformed JSON body like the seed's trailing comma. A fault matches a method and a
-full-match path regex; the first live match fires and uses up one of its ``times``. This
-module only decides and shapes; ``server.py`` applies the fault around the emulator call.
+answer), and a malformed JSON body like the MiniMax seed's trailing comma. A fault matches
+a method and a full-match path regex; the first live match fires and uses up one of its
+``times``. Faults know no provider: the emulator owning the request path shapes the
+answer (:func:`fault_reply`), so an ``http_status`` fault on an xAI path answers in xAI's
+error shape. ``base_resp`` is the one provider-specific kind, an error code inside an HTTP
+200 as only MiniMax has them: it never fires on (nor is used up by) a request to a
+provider without such errors, and the server refuses one whose path can only match such
+providers. This module only decides and shapes; ``server.py`` applies the fault around
+the emulator call.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
-from http import HTTPStatus
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
-from reconciler.sandbox.wire import Reply, json_reply
+from reconciler.sandbox.emulator import Emulator
+from reconciler.sandbox.wire import Reply
 
 FAULT_KINDS = frozenset(
     {
@@ -32,23 +38,6 @@ FAULT_KINDS = frozenset(
 # Kinds that answer in place of the call, and kinds that answer (or drop) after it ran.
 REPLACING_KINDS = frozenset({"http_status", "base_resp", "malformed", "drop_before"})
 AFTER_KINDS = frozenset({"http_status_after", "drop_after"})
-
-# Messages for the codes on MiniMax's error page, used when a fault gives no message.
-_CODE_MESSAGES = {
-    1000: "unknown error",
-    1001: "request timeout",
-    1002: "rate limit exceeded",
-    1004: "not authorized",
-    1008: "insufficient balance",
-    1024: "internal error",
-    1033: "system error",
-    1039: "token limit exceeded",
-    2013: "invalid params",
-    2045: "rate growth limit exceeded",
-}
-
-# Like the seed's bill example: a trailing comma that strict JSON parsers refuse.
-MALFORMED_BODY = b'{"base_resp": {"status_code": 0, "status_msg": "success"},}'
 
 
 @dataclass
@@ -118,6 +107,26 @@ def make_fault(
     )
 
 
+def check_in_band(fault: Fault, emulators: Sequence[Emulator]) -> None:
+    """Refuse a base_resp fault whose path matches providers' paths, none with in-band errors.
+
+    A path matching no example path at all is let through, like any fault that never fires.
+    """
+    if fault.kind != "base_resp":
+        return
+    matched = [
+        emulator
+        for emulator in emulators
+        if any(fault.pattern.fullmatch(path) for path in emulator.example_paths)
+    ]
+    if matched and not any(emulator.in_band_errors for emulator in matched):
+        names = ", ".join(emulator.name for emulator in matched)
+        raise ValueError(
+            f"a base_resp fault is an error code inside an HTTP 200, which {names} "
+            "does not have; use kind='http_status' for its paths"
+        )
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -143,11 +152,17 @@ class FaultSet:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """Return the first live fault matching the request and use up one of its times."""
+    def take(self, method: str, path: str, in_band_errors: bool = True) -> Fault | None:
+        """Return the first live fault matching the request and use up one of its times.
+
+        ``in_band_errors`` False (the path's provider has no errors inside an HTTP 200)
+        passes over ``base_resp`` faults, which have no meaning there.
+        """
         with self._lock:
             for fault in self._faults:
                 if fault.times == 0 or not fault.matches(method, path):
+                    continue
+                if fault.kind == "base_resp" and not in_band_errors:
                     continue
                 if fault.times is not None:
                     fault.times -= 1
@@ -155,30 +170,26 @@ class FaultSet:
         return None
 
 
-def fault_reply(fault: Fault) -> Reply:
-    """Shape a fault's answer (http_status, http_status_after, base_resp, malformed)."""
+def fault_reply(fault: Fault, emulator: Emulator) -> Reply:
+    """Shape a fault's answer (http_status, http_status_after, base_resp, malformed).
+
+    The emulator owning the request path shapes it, so each provider's client meets
+    its own error shape.
+    """
     if fault.kind == "malformed":
-        return Reply(status=200, body=MALFORMED_BODY)
+        return Reply(status=200, body=emulator.malformed_body)
     if fault.kind == "base_resp":
-        code = 1000 if fault.code is None else fault.code
-        message = fault.message or _CODE_MESSAGES.get(code, "error")
-        return json_reply({"base_resp": {"status_code": code, "status_msg": message}})
+        reply = emulator.in_band_error_reply(fault.code, fault.message)
+        if reply is None:
+            raise ValueError(f"{emulator.name} has no in-band errors for a base_resp fault")
+        return reply
     if fault.kind in ("http_status", "http_status_after"):
-        code = 1000 if fault.code is None else fault.code
-        message = fault.message or _status_phrase(fault.http_status)
-        headers = {}
-        if fault.retry_after is not None:
-            headers["Retry-After"] = _format_seconds(fault.retry_after)
-        payload = {"base_resp": {"status_code": code, "status_msg": message}}
-        return json_reply(payload, status=fault.http_status, headers=headers)
+        reply = emulator.error_reply(fault.http_status, fault.message, fault.code)
+        if fault.retry_after is None:
+            return reply
+        headers = {**reply.headers, "Retry-After": _format_seconds(fault.retry_after)}
+        return replace(reply, headers=headers)
     raise ValueError(f"fault kind {fault.kind!r} does not replace the answer")
-
-
-def _status_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "sandbox fault"
 
 
 def _format_seconds(seconds: float) -> str:

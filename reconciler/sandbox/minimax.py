@@ -6,7 +6,8 @@ the client and one in this emulator are unlikely to agree and cancel out. It spe
 documented shapes: errors as HTTP 200 with a non-zero ``base_resp.status_code``, secrets
 (password, token) returned only by create and rotation, no list or get of sub-accounts,
 bills filtered by UTC day. Inspection for tests goes through :meth:`accounts`, which the
-real API does not offer.
+real API does not offer, and the ``/_sandbox/minimax/`` admin routes mirror it. Every
+answer the server makes up for these paths (faults, 404) carries a ``base_resp`` too.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.sandbox.admin import admin_action
+from reconciler.sandbox.emulator import Emulator, bearer_token, status_phrase
 from reconciler.sandbox.wire import Reply, Request, Route, json_reply, parse_json, route
 
 SANDBOX_MINIMAX_GROUP_ID = "1687256519302470"
@@ -31,6 +34,21 @@ AUTH_FAIL_MESSAGE = (
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _DAY = re.compile(r"\d{8}")
 _SUBJECT = r"(?P<subject_id>[^/]+)"
+_GROUP = r"(?P<group_id>[^/]+)"
+
+# Messages for the codes on MiniMax's error page, used when a fault gives no message.
+_CODE_MESSAGES = {
+    1000: "unknown error",
+    1001: "request timeout",
+    1002: "rate limit exceeded",
+    1004: "not authorized",
+    1008: "insufficient balance",
+    1024: "internal error",
+    1033: "system error",
+    1039: "token limit exceeded",
+    2013: "invalid params",
+    2045: "rate growth limit exceeded",
+}
 
 
 class _Refusal(Exception):
@@ -73,8 +91,24 @@ class _Group:
 _GroupHandler = Callable[[Request, _Group, str], Reply]
 
 
-class MiniMaxEmulator:
+def _base_resp(code: int, message: str, status: int = 200) -> Reply:
+    return json_reply({"base_resp": {"status_code": code, "status_msg": message}}, status)
+
+
+class MiniMaxEmulator(Emulator):
     """The MiniMax groups, their keys, sub-accounts and bills, behind one lock."""
+
+    name = "minimax"
+    example_paths = (
+        "/v1/sub_account",
+        "/v1/sub_account/1766027179931476045",
+        "/v1/sub_account/1766027179931476045/status",
+        "/v1/sub_account/1766027179931476045/token",
+        "/v1/batch_query_bill",
+    )
+    in_band_errors = True
+    # Like the seed's bill example: a trailing comma that strict JSON parsers refuse.
+    malformed_body = b'{"base_resp": {"status_code": 0, "status_msg": "success"},}'
 
     def __init__(
         self,
@@ -88,17 +122,47 @@ class MiniMaxEmulator:
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
         self._subject_ids: set[str] = set()
-
-    @property
-    def routes(self) -> list[Route]:
-        """The documented endpoints, for the server's route table."""
-        return [
+        self._routes = (
             route("POST", r"/v1/sub_account", self._guard(self._create)),
             route("DELETE", rf"/v1/sub_account/{_SUBJECT}", self._guard(self._delete)),
             route("PUT", rf"/v1/sub_account/{_SUBJECT}/status", self._guard(self._set_status)),
             route("PUT", rf"/v1/sub_account/{_SUBJECT}/token", self._guard(self._rotate_token)),
             route("GET", r"/v1/batch_query_bill", self._guard(self._bills)),
-        ]
+        )
+
+    @property
+    def routes(self) -> Sequence[Route]:
+        """The documented endpoints, for the server's route table."""
+        return self._routes
+
+    # -- the error shape: base_resp, in an HTTP 200 or an HTTP error --
+
+    def error_reply(
+        self, status: int, message: str | None = None, code: int | None = None
+    ) -> Reply:
+        """``{"base_resp": {...}}`` with the HTTP status; code 1000 unless one is given."""
+        code = 1000 if code is None else code
+        return _base_resp(code, message or status_phrase(status), status)
+
+    def in_band_error_reply(self, code: int | None, message: str | None) -> Reply:
+        """MiniMax's usual error: HTTP 200 with a non-zero ``base_resp.status_code``."""
+        code = 1000 if code is None else code
+        return _base_resp(code, message or _CODE_MESSAGES.get(code, "error"))
+
+    def admin_routes(self) -> Sequence[Route]:
+        """``/_sandbox/minimax/{group}/sub_accounts`` (GET) and ``.../bills`` (POST a row)."""
+
+        def sub_accounts(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+            return {"sub_accounts": self.accounts(request.params["group_id"])}
+
+        def add_bill(request: Request, body: dict[str, Any]) -> None:
+            self.add_bill(request.params["group_id"], body)
+
+        prefix = rf"/_sandbox/minimax/{_GROUP}"
+        return (
+            route("GET", rf"{prefix}/sub_accounts", admin_action(sub_accounts, ok=False)),
+            route("POST", rf"{prefix}/bills", admin_action(add_bill)),
+        )
 
     # -- inspection for tests and the admin endpoints (no such read in the real API) --
 
@@ -140,17 +204,14 @@ class MiniMaxEmulator:
                 with self._lock:
                     return handler(request, self._group(group_id), group_id)
             except _Refusal as refusal:
-                return json_reply(
-                    {"base_resp": {"status_code": refusal.code, "status_msg": refusal.message}}
-                )
+                return _base_resp(refusal.code, refusal.message)
 
         return guarded
 
     def _authorize(self, request: Request) -> str:
         """Check the Bearer key and that GroupId is the key's group; return the group."""
-        header = (request.header("Authorization") or "").strip()
-        scheme, _, key = header.partition(" ")
-        group_of_key = self._keys.get(key.strip()) if scheme.lower() == "bearer" else None
+        key = bearer_token(request)
+        group_of_key = None if key is None else self._keys.get(key)
         if group_of_key is None:
             raise _Refusal(1004, AUTH_FAIL_MESSAGE)
         group_id = request.query.get("GroupId", "")

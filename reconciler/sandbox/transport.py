@@ -102,12 +102,13 @@ class _Handler(BaseHTTPRequestHandler):
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers={name.lower(): value for name, value in self.headers.items()},
             body=body,
+            raw_query=split.query,
         )
         try:
             reply = self.server.responder(request)
-        except Exception as exc:  # a sandbox bug: answer it rather than hang the client
+        except Exception as exc:  # a server bug (emulators' are shaped by the server): answer it
             message = f"sandbox internal error: {type(exc).__name__}: {exc}"
-            reply = json_reply({"base_resp": {"status_code": 1000, "status_msg": message}}, 500)
+            reply = json_reply({"error": message}, 500)
         if reply is None:
             self._drop()
         else:

@@ -1,10 +1,11 @@
 """Request, reply and route types shared by the sandbox's emulators and its server.
 
-The sandbox is split into a transport layer (``server.py``: sockets, routing, faults,
-admin endpoints) and one emulator module per provider (``minimax.py`` today, xAI and
-useapi.net later as siblings). They meet here: an emulator receives a parsed
-:class:`Request` and returns a :class:`Reply`, never touching a socket, so each emulator
-can be read against its API document alone and the server stays provider-agnostic.
+The sandbox is split into a server (``server.py`` and ``transport.py``: sockets, routing,
+faults, admin endpoints) and one emulator module per provider (``minimax.py``, ``xai.py``,
+``useapi.py``, each an ``emulator.Emulator``). They meet here: an emulator receives a
+parsed :class:`Request` and returns a :class:`Reply`, never touching a socket, so each
+emulator can be read against its API document alone and the server stays
+provider-agnostic.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Request:
-    """One parsed HTTP request; header names are lower-cased so lookups ignore case."""
+    """One parsed HTTP request; header names are lower-cased so lookups ignore case.
+
+    ``query`` keeps the last value of a repeated parameter; ``raw_query`` is there for
+    the endpoints whose parameters repeat (``invoiceIds.invoiceIds=a&invoiceIds.invoiceIds=b``).
+    """
 
     method: str
     path: str
@@ -26,6 +31,7 @@ class Request:
     headers: Mapping[str, str]
     body: bytes = b""
     params: Mapping[str, str] = field(default_factory=dict)
+    raw_query: str = ""
 
     def header(self, name: str) -> str | None:
         """Return a header value, matching the name case-insensitively as HTTP does."""
