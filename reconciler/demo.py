@@ -1,10 +1,12 @@
 """``reconciler demo``: the whole loop against the built-in sandbox, no credentials needed.
 
 Starts the sandbox on a free loopback port, copies the quickstart config into a temporary
-directory (pointed at that port), and runs the real commands in-process with a throwaway
-API key and encryption key: validate, plan, apply, plan again (no changes), state list,
-then a config edit that rotates a token, its plan and its apply.
-Everything it wrote is deleted at the end; nothing touches the current directory.
+directory (pointed at that port), and runs the real commands in-process with throwaway
+keys: validate, plan, apply (three sub-accounts and an xAI spending limit), plan again (no
+changes), state list; then someone lowers the xAI limit in the console behind the tool's
+back and the nightly drift check catches it (exit 2); then a config edit rotates a token,
+and one apply fixes both. Everything it wrote is deleted at the end; nothing touches the
+current directory.
 """
 
 from __future__ import annotations
@@ -16,20 +18,30 @@ import tempfile
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reconciler.secrets import generate_key
 
-STEPS = (
-    ["validate"],
-    ["plan"],
-    ["apply", "--auto-approve"],
-    ["plan", "--detailed-exitcode"],
-    ["state", "list"],
-    ["edit", "ci-bot: token_generation 1 -> 2 (rotate its API token)"],
-    ["plan"],
-    ["apply", "--auto-approve"],
+if TYPE_CHECKING:
+    from reconciler.sandbox import Sandbox
+
+DRIFTED_CENTS = 25000  # what "someone in the console" sets the xAI limit to
+
+# Each step: a command and the exit codes it may end with, or a change made by hand.
+STEPS: tuple[tuple[str, ...], ...] = (
+    ("run", "validate"),
+    ("run", "plan"),
+    ("run", "apply", "--auto-approve"),
+    ("run", "plan", "--detailed-exitcode"),
+    ("run", "state", "list"),
+    ("console", "someone lowers the xAI spending limit to $250.00 in the xAI console"),
+    ("drift", "plan", "--detailed-exitcode"),
+    ("edit", "ci-bot: token_generation 1 -> 2 (rotate its API token)"),
+    ("run", "plan"),
+    ("run", "apply", "--auto-approve"),
+    ("run", "plan", "--detailed-exitcode"),
 )
 
 
@@ -44,36 +56,60 @@ def quickstart_config(base_url: str) -> str:
 
 
 def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
-    """Run each step as the CLI would; stop at the first failing one."""
-    from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
+    """Run each step as the CLI would; stop at the first one that ends unexpectedly."""
+    from reconciler.sandbox import (
+        SANDBOX_MINIMAX_API_KEY,
+        SANDBOX_MINIMAX_GROUP_ID,
+        SANDBOX_XAI_MANAGEMENT_KEY,
+        SANDBOX_XAI_TEAM_ID,
+        Sandbox,
+    )
 
     with tempfile.TemporaryDirectory(prefix="reconciler-demo-") as workdir, Sandbox() as sandbox:
         Path(workdir, "reconciler.yaml").write_text(
             quickstart_config(sandbox.url), encoding="utf-8"
         )
         say(f"Sandbox running at {sandbox.url}; working in {workdir} (deleted afterwards).")
-        env = {"MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY, "RECONCILER_SECRET_KEY": generate_key()}
+        env = {
+            "MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY,
+            "XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY,
+            "RECONCILER_SECRET_KEY": generate_key(),
+        }
         with _inside(workdir), _environment(env):
-            for args in STEPS:
-                if args[0] == "edit":
-                    say(f"\n# edit reconciler.yaml: {args[1]}")
+            for step, *args in STEPS:
+                if step == "edit":
+                    say(f"\n# edit reconciler.yaml: {args[0]}")
                     _raise_generation(Path("reconciler.yaml"))
                     continue
+                if step == "console":
+                    say(f"\n# meanwhile, {args[0]}")
+                    sandbox.set_xai_soft_limit(SANDBOX_XAI_TEAM_ID, DRIFTED_CENTS)
+                    continue
+                expected = (2,) if step == "drift" else (0, None)
                 say(f"\n$ reconciler {' '.join(args)}")
                 code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
-                if code not in (0, None):
+                if code not in expected:
                     say(f"The demo stopped: `reconciler {' '.join(args)}` exited {code}.")
                     return 1
-        accounts = sandbox.minimax_accounts(SANDBOX_MINIMAX_GROUP_ID)
-        say("\nThe sandbox now holds:")
-        for account in accounts:
-            status = "enabled" if account["status"] == 0 else "disabled"
-            say(f"  {account['account']}  subject_id {account['subject_id']}  {status}")
-        say(
-            "\nTheir passwords and tokens went only to the encrypted store "
-            "(`reconciler secrets show ADDR` decrypts one). Next: README.md, GitOps walkthrough."
-        )
+                if step == "drift":
+                    say("(exit 2: the nightly drift check would fail here, and name the drift)")
+        _show_sandbox(sandbox, SANDBOX_MINIMAX_GROUP_ID, SANDBOX_XAI_TEAM_ID, say)
     return 0
+
+
+def _show_sandbox(
+    sandbox: Sandbox, group_id: str, team_id: str, say: Callable[[str], None]
+) -> None:
+    say("\nThe sandbox now holds:")
+    for account in sandbox.minimax_accounts(group_id):
+        status = "enabled" if account["status"] == 0 else "disabled"
+        say(f"  MiniMax {account['account']}  subject_id {account['subject_id']}  {status}")
+    cents = int(sandbox.xai_spending_limits(team_id)["softSl"]["val"])
+    say(f"  xAI team {team_id}  soft spending limit ${cents / 100:,.2f}")
+    say(
+        "\nThe passwords and tokens went only to the encrypted store "
+        "(`reconciler secrets show ADDR` decrypts one). Next: README.md, GitOps walkthrough."
+    )
 
 
 def _raise_generation(config: Path) -> None:

@@ -64,11 +64,11 @@ def _text_change(change: Change) -> list[str]:
     kind = kind_of(change.address)
     drifted = " has drifted outside reconciler and" if change.drift else ""
     out = [f"  # {change.address}{drifted} {_VERB[change.action]}", f"  # ({change.reason})"]
-    attributes = kind.rows(change)
-    width = max((len(key) for key, _ in attributes), default=0)
+    rows = kind.rows(change)
+    width = max((len(row.name) for row in rows), default=0)
     out.append(f"  {symbol} {kind.label} {{")
-    for key, value in attributes:
-        out.append(f"      {symbol} {key.ljust(width)} = {value}")
+    for row in rows:
+        out.append(f"      {symbol if row.changes else ' '} {row.name.ljust(width)} = {row.value}")
     out.append("    }")
     return out
 
@@ -92,7 +92,9 @@ def render_markdown(plan: Plan) -> str:
         ]
     )
     for change in plan.changes:
-        detail = "; ".join(f"{k} = {v}" for k, v in kind_of(change.address).rows(change))
+        detail = "; ".join(
+            f"{row.name} = {row.value}" for row in kind_of(change.address).rows(change)
+        )
         action = f"{change.action.value} (drift)" if change.drift else change.action.value
         lines.append(
             f"| {action} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"

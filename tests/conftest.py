@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
+from reconciler.sandbox import (
+    SANDBOX_MINIMAX_API_KEY,
+    SANDBOX_MINIMAX_GROUP_ID,
+    SANDBOX_XAI_MANAGEMENT_KEY,
+    SANDBOX_XAI_TEAM_ID,
+    Sandbox,
+)
 from reconciler.secrets import generate_key
 
 GROUP = SANDBOX_MINIMAX_GROUP_ID
@@ -62,6 +68,24 @@ class Workdir:
         )
         target = self.path / name
         target.write_text(header + body + "\n", encoding="utf-8")
+        return target
+
+    def xai_config(
+        self, monthly_usd: str | None = "500.00", *, name: str = "reconciler.yaml", extra: str = ""
+    ) -> Path:
+        """A one-team xAI config against the sandbox; ``None`` leaves the limit out."""
+        limit = f'    spending_limit:\n      monthly_usd: "{monthly_usd}"\n' if monthly_usd else ""
+        text = (
+            "version: 1\n"
+            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
+            + "xai:\n"
+            "  prod:\n"
+            f'    team_id: "{SANDBOX_XAI_TEAM_ID}"\n'
+            "    management_key_env: XAI_MANAGEMENT_KEY\n"
+            f"    base_url: {self.sandbox.url}\n" + limit
+        )
+        target = self.path / name
+        target.write_text(text, encoding="utf-8")
         return target
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
@@ -111,6 +135,7 @@ def workdir(tmp_path: Path, sandbox: Sandbox) -> Workdir:
     base_env.update(
         {
             "MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY,
+            "XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY,
             "RECONCILER_SECRET_KEY": generate_key(),
             "PYTHONIOENCODING": "utf-8",
         }

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 
-def test_demo_plans_applies_converges_and_rotates_without_credentials(tmp_path):
+def test_demo_plans_applies_converges_catches_drift_and_rotates_without_credentials(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "reconciler", "demo"],
@@ -19,10 +19,14 @@ def test_demo_plans_applies_converges_and_rotates_without_credentials(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "Plan: 3 to create, 0 to update, 0 to rotate, 0 to delete." in out
-    assert "Apply complete: 3 succeeded, 0 failed, 0 skipped." in out
+    assert "Plan: 3 to create, 1 to update, 0 to rotate, 0 to delete." in out
+    assert "Apply complete: 4 succeeded, 0 failed, 0 skipped." in out
     assert "No changes." in out
-    assert "Plan: 0 to create, 0 to update, 1 to rotate, 0 to delete." in out
+    assert "xai.prod.spending_limit has drifted outside reconciler" in out
+    assert "$250.00 -> $500.00" in out
+    assert "Plan: 0 to create, 1 to update, 1 to rotate, 0 to delete." in out
+    assert "Apply complete: 2 succeeded, 0 failed, 0 skipped." in out
     assert "intern-2026@1687256519302470" in out and "disabled" in out
+    assert "soft spending limit $500.00" in out
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []

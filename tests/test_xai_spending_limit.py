@@ -82,7 +82,7 @@ def test_a_live_limit_changed_behind_reconcilers_back_is_drift_and_names_the_app
     assert change.applied == {"monthly_usd": "500.00"}
     assert change.before == {"monthly_usd": "400.00"}
     assert change.reason == (
-        "$400.00 -> $500.00 (drift: changed outside reconciler; last applied $500.00)"
+        "$400.00 -> $500.00; drift: changed outside reconciler since it was set to $500.00"
     )
 
 
@@ -198,9 +198,9 @@ def test_the_text_plan_marks_drift_and_shows_live_applied_effective_and_hard_lim
     assert f"# {ADDRESS} has drifted outside reconciler and will be updated in place" in text
     assert "~ spending_limit {" in text
     assert "~ monthly_usd     = $400.00 -> $500.00" in text
-    assert "~ last_applied    = $500.00" in text
-    assert "~ effective_limit = $400.00" in text
-    assert "~ hard_limit      = $1,000.00" in text
+    assert "  last_applied    = $500.00" in text
+    assert "  effective_limit = $400.00" in text
+    assert "  hard_limit      = $1,000.00" in text
     assert "Plan: 0 to create, 1 to update, 0 to rotate, 0 to delete." in text
 
 

@@ -197,8 +197,10 @@ def _error_detail(response: httpx.Response) -> str:
         return ""
     if not isinstance(body, dict):
         return ""
-    parts = [str(body[key]) for key in ("code", "error") if isinstance(body.get(key), str | int)]
-    text = " ".join(": ".join(parts).split())
+    code, error = (" ".join(str(body.get(key) or "").split()) for key in ("code", "error"))
+    # ``code`` is sometimes a status name ("PermissionDenied"), sometimes the same sentence.
+    text = f"{code}: {error}" if code and error and code not in error and len(code) <= 40 else ""
+    text = text or error or code
     return f": {text[:_MESSAGE_MAX]}" if text else ""
 
 

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired
@@ -71,6 +71,14 @@ class Diff:
         self.changes.extend(other.changes)
         self.warnings.extend(other.warnings)
         self.errors.extend(other.errors)
+
+
+class Row(NamedTuple):
+    """One attribute line of a plan; ``changes`` is False for read-only facts shown beside."""
+
+    name: str
+    value: str
+    changes: bool = True
 
 
 class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
@@ -137,15 +145,16 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
 
     # -- showing --
 
-    def rows(self, change: Change) -> list[tuple[str, str]]:
-        """The attribute rows a plan shows for ``change``: (name, value text)."""
+    def rows(self, change: Change) -> list[Row]:
+        """The attribute rows a plan shows for ``change``."""
         before, after = change.before or {}, change.after or {}
         if change.action is Action.CREATE:
-            return [(key, show_value(value)) for key, value in after.items()]
+            return [Row(key, show_value(value)) for key, value in after.items()]
         if change.action in (Action.DELETE, Action.FORGET):
-            return [(key, show_value(value)) for key, value in before.items()]
+            return [Row(key, show_value(value)) for key, value in before.items()]
         return [
-            (key, f"{show_value(before.get(key))} -> {show_value(after.get(key))}") for key in after
+            Row(key, f"{show_value(before.get(key))} -> {show_value(after.get(key))}")
+            for key in after
         ]
 
     # -- applying --

@@ -40,7 +40,7 @@ from reconciler.model import (
     parse_sub_account_address,
     sub_account_address,
 )
-from reconciler.resources.base import Diff, DiffContext, LiveValue, ResourceKind
+from reconciler.resources.base import Diff, DiffContext, LiveValue, ResourceKind, Row
 from reconciler.suggest import command
 
 if TYPE_CHECKING:
@@ -132,14 +132,14 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
             _compare(wanted, recorded, group_id, context.now, diff)
         return diff
 
-    def rows(self, change: Change) -> list[tuple[str, str]]:
+    def rows(self, change: Change) -> list[Row]:
         if change.action is not Action.ROTATE:
             return super().rows(change)
         before, after = change.before or {}, change.after or {}
         generation = f"{before.get('token_generation')} -> {after.get('token_generation')}"
         return [
-            ("token", "(sensitive value) -> (known after apply)"),
-            ("token_generation", generation),
+            Row("token", "(sensitive value) -> (known after apply)"),
+            Row("token_generation", generation),
         ]
 
     def produces_secrets(self, change: Change) -> bool:

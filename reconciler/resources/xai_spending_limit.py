@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.errors import PlanError, ProviderError
 from reconciler.fields import NULLABLE, REQUIRED, Field, moment, money, nonempty_text, read_fields
 from reconciler.model import Action, Change, Desired, iso
-from reconciler.resources.base import Diff, DiffContext, ResourceKind
+from reconciler.resources.base import Diff, DiffContext, ResourceKind, Row
 
 if TYPE_CHECKING:
     from reconciler.execution import ApplyContext
@@ -189,20 +189,25 @@ class XaiSpendingLimits(
             _compare(wanted, applied, live, diff)
         return diff
 
-    def rows(self, change: Change) -> list[tuple[str, str]]:
+    def rows(self, change: Change) -> list[Row]:
         before, after = change.before or {}, change.after or {}
         if change.action is Action.FORGET:
-            return [("monthly_usd", f"{dollars(before.get('monthly_usd'))} (left as it is at xAI)")]
+            return [
+                Row("monthly_usd", f"{dollars(before.get('monthly_usd'))} (left as it is at xAI)")
+            ]
         old, new = before.get("monthly_usd"), after.get("monthly_usd")
-        value = f"{dollars(new)} (unchanged)" if old == new else f"{dollars(old)} -> {dollars(new)}"
-        rows = [("monthly_usd", value)]
+        if old == new:
+            rows = [Row("monthly_usd", f"{dollars(new)} (already so at xAI)", changes=False)]
+        else:
+            rows = [Row("monthly_usd", f"{dollars(old)} -> {dollars(new)}")]
         if change.drift and change.applied:
-            rows.append(("last_applied", dollars(change.applied.get("monthly_usd"))))
+            rows.append(Row("last_applied", dollars(change.applied.get("monthly_usd")), False))
+        details = change.details or {}
         for key, label in (("effective", "effective_limit"), ("hard", "hard_limit")):
-            if change.details and key in change.details:
-                rows.append((label, dollars(change.details[key])))
-        if change.details and change.details.get("month_spend") is not None:
-            rows.append(("month_spend", dollars(change.details["month_spend"])))
+            if key in details:
+                rows.append(Row(label, dollars(details[key]), changes=False))
+        if details.get("month_spend") is not None:
+            rows.append(Row("month_spend", dollars(details["month_spend"]), changes=False))
         return rows
 
     def execute(self, change: Change, context: ApplyContext) -> str:
@@ -267,7 +272,7 @@ def _compare(
     drift = applied is not None and live.soft != applied
     reason = f"{dollars(live.soft)} -> {dollars(target)}"
     if drift:
-        reason += f" (drift: changed outside reconciler; last applied {dollars(applied)})"
+        reason += f"; drift: changed outside reconciler since it was set to {dollars(applied)}"
     diff.changes.append(
         Change(
             address,
