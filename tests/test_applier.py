@@ -127,4 +127,4 @@ def test_a_delete_of_a_protected_or_configured_account_is_refused_whatever_the_p
     assert "has prevent_destroy set: refusing to delete" in messages[accounts[0].address]
     assert "is still in the config: refusing to delete" in messages[accounts[1].address]
     assert remaining == {"kept", "wanted"}
-    assert set(state.sub_accounts()) == {a.address for a in accounts}
+    assert set(state.records()) == {a.address for a in accounts}

@@ -168,7 +168,7 @@ def test_recorded_sub_accounts_round_trip(backend: LocalBackend) -> None:
         state.put(item)
     backend.write(state)
 
-    loaded = backend.read().sub_accounts()
+    loaded = backend.read().records()
 
     assert loaded == {item.address: item for item in records}
     assert loaded[records[3].address].status is None
@@ -197,7 +197,7 @@ def test_removed_records_are_gone_after_the_next_write(backend: LocalBackend) ->
     state.remove('minimax.cn-main.sub_account["never-there"]')
     backend.write(state)
 
-    assert list(backend.read().sub_accounts()) == [record("b").address]
+    assert list(backend.read().records()) == [record("b").address]
 
 
 # -- a state file that cannot be trusted is refused clearly --

@@ -16,7 +16,6 @@ from typing import Any
 from reconciler.errors import StateError
 from reconciler.fields import InvalidRecord
 from reconciler.fsutil import load_json, version_problem
-from reconciler.model import RecordedSubAccount
 from reconciler.resources import AnyKind, kind_of_type, read_record
 from reconciler.resources.base import Record
 
@@ -45,12 +44,6 @@ class StateDocument:
     def record(self, address: str) -> Record | None:
         data = self.resources.get(address)
         return read_record(data) if data else None
-
-    def sub_accounts(self) -> dict[str, RecordedSubAccount]:
-        """Recorded MiniMax sub-accounts by address."""
-        kind = kind_of_type("minimax_sub_account")
-        assert kind is not None, "a registered kind"
-        return self.records_of(kind)
 
     def put(self, record: Record) -> None:
         self.resources[record.address] = record.to_dict()
