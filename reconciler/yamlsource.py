@@ -249,16 +249,18 @@ class _Builder:
 
     def _located_scalar(self, node: ScalarNode, path: Path, line: int) -> Any:
         plain = not node.style  # the C parser says "" where the Python one says None
-        kind = _KIND_BY_TAG.get(node.tag) if plain else None
+        # The kind YAML gave the text by itself (``no`` is a boolean); ``!!int x`` is tagged.
+        kind = _KIND_BY_TAG.get(node.tag) if plain and _implicit(node) else None
         location = Location(self.file, line, node.value, kind, path)
         self.locations[path] = location
         try:
             problem = _misread(node, plain=plain)
             if problem is None:
                 return self._scalar(node)
-        except (yaml.YAMLError, ValueError, LookupError, TypeError, OverflowError):
-            # An impossible date (2026-13-45), ``!!int abc`` or an unknown tag (``!foo``,
-            # ``!!python/...``): report it and go on with the raw text, never a traceback.
+        except Exception:  # noqa: BLE001 - any way a scalar fails to construct is one issue
+            # An impossible date (2026-13-45), ``!!int abc``, ``!!timestamp x`` (PyYAML fails
+            # with an AttributeError there) or an unknown tag (``!foo``, ``!!python/...``):
+            # report it and go on with the raw text, never a traceback.
             problem = _unreadable(node, kind)
         self.locations[path] = replace(location, reported=True)
         self._note(line, path, problem)
@@ -290,6 +292,15 @@ class _Builder:
             except InvalidOperation:
                 return Decimal(str(self._constructor.construct_object(node)))
         return self._constructor.construct_object(node)
+
+
+def _implicit(node: ScalarNode) -> bool:
+    """Whether YAML would give this plain text its tag by itself (not an explicit ``!!tag``)."""
+    resolved: str = _RESOLVER.resolve(ScalarNode, node.value, (True, False))
+    return resolved == node.tag
+
+
+_RESOLVER = yaml.resolver.Resolver()
 
 
 def _misread(node: ScalarNode, *, plain: bool) -> str | None:

@@ -490,11 +490,29 @@ def test_a_name_must_be_1_to_128_characters(name: str) -> None:
     assert "1 to 128 characters" in one_issue(GROUP + f"      - name: {name}\n").message
 
 
-@pytest.mark.parametrize("tagged", ["!foo bar", "!!python/name:os.system x", "!!int abc"])
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        "!foo bar",
+        "!!python/name:os.system x",
+        "!!int abc",
+        "!!timestamp x",
+        "!!float y",
+        "!!bool maybe",
+        "!!binary zz",
+    ],
+)
 def test_a_strange_yaml_tag_is_reported_not_a_crash(tagged: str) -> None:
     issue = one_issue(GROUP + f"      - name: {tagged}\n")
 
     assert (issue.line, issue.path) == (FIRST, f"{PATH0}.name")
+
+
+@pytest.mark.parametrize("tag", ["int", "timestamp", "float", "bool"])
+def test_an_explicit_tag_on_a_value_it_cannot_hold_says_so_rather_than_quote_it(tag: str) -> None:
+    issue = one_issue(GROUP + f"      - name: !!{tag} x\n")
+
+    assert issue.message == f"'x' is not a valid !!{tag}"
 
 
 # -- API keys never in the YAML, never echoed --
