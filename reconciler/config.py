@@ -33,6 +33,7 @@ from reconciler.model import (
     UseapiAccount,
     XaiTeam,
 )
+from reconciler.names import identity
 from reconciler.schema import schema_issues
 from reconciler.yamlsource import (
     Location,
@@ -209,7 +210,7 @@ def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[Confi
     issues = []
     groups = merged.get("minimax")
     for alias, group in groups.items() if isinstance(groups, dict) else ():
-        first: dict[str, Location] = {}
+        first: dict[str, tuple[Location, str]] = {}  # identity -> where, and as written
         accounts = group.get("sub_accounts") if isinstance(group, dict) else None
         for i, account in enumerate(accounts if isinstance(accounts, list) else ()):
             name = account.get("name") if isinstance(account, dict) else None
@@ -217,15 +218,15 @@ def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[Confi
             if not isinstance(name, str) or path not in locations:
                 continue  # the schema reports a missing or mistyped name
             here = locations[path]
-            if name in first:
-                message = (
-                    f"duplicate sub-account name {name!r} in group {alias} (first at {first[name]})"
-                )
-                issues.append(
-                    ConfigIssue(here.file, here.line, display_path(locations, path), message)
-                )
-            else:
-                first[name] = here
+            same = identity(name)  # café typed as NFC or NFD is one name
+            if same not in first:
+                first[same] = (here, name)
+                continue
+            where, written = first[same]
+            message = f"duplicate sub-account name {name!r} in group {alias} (first at {where})"
+            if written != name:
+                message += "; the two differ only in how their Unicode characters are composed"
+            issues.append(ConfigIssue(here.file, here.line, display_path(locations, path), message))
     return issues
 
 
@@ -267,7 +268,7 @@ def _sub_account(alias: str, account: dict[str, Any]) -> DesiredSubAccount:
     budget = account.get("budget")
     return DesiredSubAccount(
         alias=alias,
-        name=account["name"],
+        name=identity(account["name"]),
         status=Status(account.get("status", "enabled")),
         token_generation=account.get("token_generation", 0),
         rotate_every=parse_duration(rotate) if rotate else None,

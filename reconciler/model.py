@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from reconciler.names import identity
+
 DEFAULT_STATE_PATH = "state/reconciler.json"
 DEFAULT_KEY_ENV = "RECONCILER_SECRET_KEY"
 DEFAULT_MINIMAX_URL = "https://api.minimax.chat"
@@ -32,7 +34,10 @@ def sub_account_address(alias: str, name: str) -> str:
 
 
 def parse_sub_account_address(address: str) -> tuple[str, str] | None:
-    """``(alias, name)`` of a sub-account address, or None when it is not one."""
+    """``(alias, name)`` of a sub-account address, or None when it is not one.
+
+    The name comes back in its identity form (NFC): ``café`` typed either way is one name.
+    """
     match = _SUB_ACCOUNT_ADDRESS.match(address)
     if not match:
         return None
@@ -40,7 +45,7 @@ def parse_sub_account_address(address: str) -> tuple[str, str] | None:
         name = json.loads(match.group(2))
     except json.JSONDecodeError:
         return None
-    return (match.group(1), name) if isinstance(name, str) else None
+    return (match.group(1), identity(name)) if isinstance(name, str) else None
 
 
 class Status(StrEnum):

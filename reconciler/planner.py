@@ -46,6 +46,7 @@ def make_plan(
     context = DiffContext(desired, now, live.refreshed)
     draft = Diff()
     for kind, records in _by_kind(recorded).items():
+        draft.warnings.extend(kind.notes(desired))
         draft.extend(_diff_kind(kind, records, live, context))
     if desired.useapi:
         draft.warnings.append(

@@ -257,7 +257,7 @@ class _Builder:
             problem = _misread(node, plain=plain)
             if problem is None:
                 return self._scalar(node)
-        except Exception:  # noqa: BLE001 - any way a scalar fails to construct is one issue
+        except Exception:  # any way a scalar fails to construct is one issue
             # An impossible date (2026-13-45), ``!!int abc``, ``!!timestamp x`` (PyYAML fails
             # with an AttributeError there) or an unknown tag (``!foo``, ``!!python/...``):
             # report it and go on with the raw text, never a traceback.
@@ -296,7 +296,7 @@ class _Builder:
 
 def _implicit(node: ScalarNode) -> bool:
     """Whether YAML would give this plain text its tag by itself (not an explicit ``!!tag``)."""
-    resolved: str = _RESOLVER.resolve(ScalarNode, node.value, (True, False))
+    resolved: str = _RESOLVER.resolve(ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
     return resolved == node.tag
 
 

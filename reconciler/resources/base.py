@@ -132,6 +132,10 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
 
     # -- planning (pure) --
 
+    def notes(self, config: Desired) -> list[str]:
+        """Warnings about the config's resources of this kind as a whole (pure)."""
+        return []
+
     @abstractmethod
     def diff(
         self,

@@ -12,6 +12,7 @@ What each action does at the provider is in ``minimax_actions``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from reconciler.model import (
     parse_sub_account_address,
     sub_account_address,
 )
+from reconciler.names import identity, look_alikes, mixed_scripts
 from reconciler.resources.base import Diff, DiffContext, LiveValue, ResourceKind, Row
 from reconciler.suggest import command
 
@@ -55,9 +57,14 @@ def _status(value: Any) -> Status:
     raise Unexpected(" or ".join(f'"{status.value}"' for status in Status))
 
 
+def _name(value: Any) -> str:
+    """A recorded name in its identity form (NFC), whatever form an older version wrote."""
+    return identity(nonempty_text(value))
+
+
 _FIELDS: tuple[Field, ...] = (
     ("alias", nonempty_text, REQUIRED),
-    ("name", nonempty_text, REQUIRED),
+    ("name", _name, REQUIRED),
     ("group_id", digits, REQUIRED),
     ("subject_id", digits, NULLABLE),
     ("status", _status, NULLABLE),
@@ -112,6 +119,26 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
             if group.sub_accounts or alias in recorded_aliases:
                 providers.get(MINIMAX, alias).bills(today, today)
         return {}
+
+    def notes(self, config: Desired) -> list[str]:
+        """Names a reviewer could misread: mixed scripts, and look-alikes within a group."""
+        notes = []
+        for alias, group in config.minimax.items():
+            names = [account.name for account in group.sub_accounts]
+            for name in names:
+                scripts = mixed_scripts(name)
+                if scripts:
+                    notes.append(
+                        f"{sub_account_address(alias, name)}: the name mixes "
+                        f"{' and '.join(s.title() for s in scripts)} letters, which look alike; "
+                        f"it is written {_escaped(name)}"
+                    )
+            for first, other in look_alikes(names):
+                notes.append(
+                    f"minimax.{alias}: {_escaped(first)} and {_escaped(other)} are different names "
+                    "that read the same; rename one"
+                )
+        return notes
 
     def diff(
         self,
@@ -311,6 +338,11 @@ def _gone(record: RecordedSubAccount, config: Desired, diff: Diff) -> None:
             "; its create was never confirmed, so it is only forgotten (check the MiniMax console)"
         )
     diff.changes.append(Change(address, Action.DELETE, before, None, reason))
+
+
+def _escaped(name: str) -> str:
+    """A name with every non-ASCII character as its code point, so look-alikes differ."""
+    return json.dumps(name)
 
 
 def _text(value: Any) -> str:

@@ -67,13 +67,12 @@ class StateDocument:
         problems = _document_problems(data)
         if problems:
             raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
-        resources = data["resources"].items()
-        problems = [item for a, r in resources for item in _resource_problems(a, r)]
+        resources, problems = _read_resources(data["resources"])
         if problems:
             raise StateError(
                 f"{where}: {_listed(problems)}. Correct it by hand, or restore it from a backup."
             )
-        return cls(data["lineage"], data["serial"], data["resources"], data["version"])
+        return cls(data["lineage"], data["serial"], resources, data["version"])
 
 
 def _document_problems(data: Any) -> list[str]:
@@ -102,17 +101,35 @@ def _document_problems(data: Any) -> list[str]:
     return problems
 
 
-def _resource_problems(address: str, resource: Any) -> list[str]:
+def _read_resources(raw: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Resources keyed by canonical address (an older NFD spelling of a name is re-keyed);
+    the problems of every record that does not read back."""
+    resources: dict[str, dict[str, Any]] = {}
+    problems: list[str] = []
+    for address, resource in raw.items():
+        canonical, found = _resource_problems(address, resource)
+        if canonical in resources:
+            found.append(f"{address}: recorded twice (also as {canonical})")
+        problems.extend(found)
+        resources[canonical or address] = resource
+    return resources, problems
+
+
+def _resource_problems(address: str, resource: Any) -> tuple[str | None, list[str]]:
+    """The canonical address of one record, and what is wrong with it."""
     kind = kind_of_type(resource.get("type")) if isinstance(resource, dict) else None
     if kind is None:
-        return [f"{address}: unknown resource type"]
-    if kind.canonical(address) is None:
-        return [f"{address}: not a {kind.noun} address (expected {kind.address_pattern})"]
+        return None, [f"{address}: unknown resource type"]
+    canonical = kind.canonical(address)
+    if canonical is None:
+        return None, [f"{address}: not a {kind.noun} address (expected {kind.address_pattern})"]
     try:
         record = kind.read_record(resource)
     except InvalidRecord as exc:
-        return [f"{address}: malformed record: {problem}" for problem in exc.problems]
-    return [] if record.address == address else [f"{address}: record names {record.address}"]
+        return canonical, [f"{address}: malformed record: {problem}" for problem in exc.problems]
+    if record.address != canonical:
+        return canonical, [f"{address}: record names {record.address}"]
+    return canonical, []
 
 
 def _listed(problems: list[str], most: int = 10) -> str:
