@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from reconciler.errors import ReconcilerError, SecretsError
+from reconciler.errors import ReconcilerError, SecretsError, describe_bug
 from reconciler.execution import ApplyContext, Recorder
 from reconciler.model import Action, Change, Plan
 from reconciler.resources import kind_of
@@ -133,7 +133,8 @@ def _run_address(
         except ReconcilerError as exc:
             outcome = Outcome(change.address, change.action, FAILED, str(exc))
         except Exception as exc:  # a bug must not lose the other changes' records
-            outcome = Outcome(change.address, change.action, FAILED, f"internal error: {exc!r}")
+            message = f"internal error: {describe_bug(exc)} (run with --debug for details)"
+            outcome = Outcome(change.address, change.action, FAILED, message)
         context.report(_progress(outcome, time.monotonic() - started))
         outcomes.append(outcome)
         if outcome.result == FAILED:

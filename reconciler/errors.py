@@ -99,3 +99,22 @@ class ProviderError(ReconcilerError):
         self.retry_after = retry_after
         suffix = f" (Trace-Id {trace_id})" if trace_id else ""
         super().__init__(message + suffix)
+
+
+def describe_bug(exc: BaseException) -> str:
+    """A bug, named without its message: ``KeyError in reconciler/planner.py:88``.
+
+    An unexpected exception's text may quote whatever it was handling (a token in a
+    ``UnicodeEncodeError``, a key in a header error), so only its type and where it was
+    raised in reconciler's own code are shown; ``--debug`` shows the rest.
+    """
+    import traceback
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(package):
+            where = f" in reconciler/{path.relative_to(package).as_posix()}:{frame.lineno}"
+    return f"{type(exc).__name__}{where}"

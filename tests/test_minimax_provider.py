@@ -11,6 +11,7 @@ reaches an error message.
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -631,7 +632,10 @@ def stub_provider(answers: list[dict], sleeps: list[float]) -> MinimaxProvider:
     pending = list(answers)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=pending.pop(0), headers={"Trace-Id": "feedface"})
+        # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as a server may.
+        body = json.dumps(pending.pop(0)).encode()
+        headers = {"Trace-Id": "feedface", "Content-Type": "application/json"}
+        return httpx.Response(200, content=body, headers=headers)
 
     client = httpx.Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(handler))
     return MinimaxProvider(
@@ -754,3 +758,54 @@ def test_reprs_of_what_carries_a_secret_leave_it_out(provider: MinimaxProvider) 
         assert created.token not in shown and created.password not in shown
         assert "pw-1" not in shown
         assert created.subject_id in shown
+
+
+GOOD_TOKEN = "eyJhbGciOiJSUzI1NiJ9.payload.signature"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject_id", "abc-1"),
+        ("subject_id", -5),
+        ("subject_id", "１２３"),
+        ("subject_id", 1.5),
+        ("subject_id", True),
+        ("token", "\ud800lone-surrogate-token"),
+        ("token", "line\nbreak-token"),
+        ("token", "x" * 100_000),
+        ("token", 12345),
+        ("password", "\ud800"),
+        ("password", ["a", "list"]),
+    ],
+    ids=lambda v: repr(v)[:20],
+)
+def test_a_create_answer_the_state_could_not_read_back_is_a_lost_answer_never_recorded(
+    field: str, value: object, sleeps: list[float]
+) -> None:
+    answer = {"base_resp": OK, "subject_id": "1766027179931476045", "token": GOOD_TOKEN}
+    answer[field] = value
+    provider = stub_provider([answer], sleeps)
+    try:
+        with pytest.raises(ProviderError) as caught:
+            provider.create("ci-bot")
+    finally:
+        provider.close()
+
+    assert caught.value.answer_lost
+    message = str(caught.value)
+    assert f"unusable: {field}" in message
+    assert GOOD_TOKEN not in message and "lone-surrogate" not in message
+    message.encode()  # printable: no surrogate reached the message
+
+
+def test_a_numeric_subject_id_is_read_as_its_digits(sleeps: list[float]) -> None:
+    answer = {"base_resp": OK, "subject_id": 1766027179931476045, "token": GOOD_TOKEN}
+    provider = stub_provider([answer], sleeps)
+    try:
+        created = provider.create("ci-bot")
+    finally:
+        provider.close()
+
+    assert created.subject_id == "1766027179931476045"
+    assert created.password == ""

@@ -19,7 +19,7 @@ from reconciler.cli.admin import force_unlock, secrets, state
 from reconciler.cli.changes import apply, import_, plan, show, validate
 from reconciler.cli.common import err
 from reconciler.cli.tools import demo, sandbox
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ReconcilerError, describe_bug
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -63,7 +63,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        err(f"Internal error: {exc!r}. Run with --debug for the traceback, and please report it.")
+        err(
+            f"Internal error: {describe_bug(exc)}. Run with --debug for the traceback, and "
+            "please report it."
+        )
         code = 1
     sys.exit(code if isinstance(code, int) else 0)
 

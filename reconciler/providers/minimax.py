@@ -9,6 +9,7 @@ logged or echoed: create and rotate answers carry the only copy of a password an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,6 +36,9 @@ RETRYABLE_CODES = {1000, 1001, 1002, 1024, 1033, 1039, 2045}
 UNKNOWN_OUTCOME_CODES = {1000, 1001, 1024, 1033}
 AUTH_CODE = 1004
 STATUS_CODES = {Status.ENABLED: 0, Status.DISABLED: 2}
+_SUBJECT_ID = re.compile(r"[0-9]{1,32}")
+_TOKEN_MAX = 8192  # MiniMax tokens are JWTs of a few hundred characters
+_PASSWORD_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -71,21 +75,30 @@ class MinimaxProvider:
         self._client.close()
 
     def create(self, name: str) -> CreatedSubAccount:
+        what = f"MiniMax create sub-account {name!r} (group {self.group_id})"
         answer = self._call(
             "POST", "/v1/sub_account", f"create sub-account {name!r}", json={"account_name": name}
         )
         subject_id = _identifier(answer.get("subject_id"))
-        token = answer.get("token")
-        if subject_id is None or not isinstance(token, str) or not token:
-            # The account exists now, but without its id and token we cannot manage it.
+        token = _secret(answer.get("token"), _TOKEN_MAX)
+        password = answer.get("password")
+        password = "" if password in (None, "") else _secret(password, _PASSWORD_MAX)
+        if subject_id is None or token is None or password is None:
+            # The account exists now, but what the answer carried cannot be recorded: the
+            # pending record stays, and the next apply reports the account by name.
             raise ProviderError(
-                f"MiniMax create sub-account {name!r}: success without subject_id or token in the answer",
+                f"{what}: success without subject_id or token in a form reconciler can record "
+                f"(unusable: {_unusable(subject_id, token, password)}; expected a numeric "
+                "subject_id and text secrets)",
                 answer_lost=True,
             )
+        account = answer.get("account")
         return CreatedSubAccount(
             subject_id=subject_id,
-            account=str(answer.get("account") or f"{name}@{self.group_id}"),
-            password=str(answer.get("password") or ""),
+            account=account
+            if isinstance(account, str) and _printable(account)
+            else f"{name}@{self.group_id}",
+            password=password,
             token=token,
         )
 
@@ -108,11 +121,12 @@ class MinimaxProvider:
             f"/v1/sub_account/{_segment(subject_id)}/token",
             f"new token for sub-account {subject_id}",
         )
-        token = answer.get("token")
-        if not isinstance(token, str) or not token:
+        token = _secret(answer.get("token"), _TOKEN_MAX)
+        if token is None:
             # The old token is most likely revoked already: the new one is lost.
             raise ProviderError(
-                f"MiniMax new token for sub-account {subject_id}: no token in the answer",
+                f"MiniMax new token for sub-account {subject_id} (group {self.group_id}): no token "
+                "in the answer that reconciler can keep",
                 answer_lost=True,
             )
         return token
@@ -240,12 +254,46 @@ def _integer(value: Any) -> int | None:
 
 
 def _identifier(value: Any) -> str | None:
-    """A subject_id as text (the API may send a JSON number or a string); None if absent."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) or (isinstance(value, str) and value.strip()):
-        return str(value).strip()
+    """A subject_id as the state records it: ASCII digits, from a JSON number or a string.
+
+    Exactly what the state's record reader accepts, so an answer is never recorded that
+    every later command would refuse to read (``"abc-1"``, ``-5``, full-width digits).
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if isinstance(value, str) and _SUBJECT_ID.fullmatch(value.strip()):
+        return value.strip()
     return None
+
+
+def _secret(value: Any, longest: int) -> str | None:
+    """A token or password the store can seal and a person can paste: printable text."""
+    return (
+        value
+        if isinstance(value, str) and 0 < len(value) <= longest and _printable(value)
+        else None
+    )
+
+
+def _printable(value: Any) -> bool:
+    """Text without control characters that encodes as UTF-8 (no lone surrogates)."""
+    if not isinstance(value, str) or not value.isprintable():
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unusable(subject_id: str | None, token: str | None, password: str | None) -> str:
+    """Which parts of a create answer could not be used; never their values."""
+    parts = [
+        part
+        for part, value in (("subject_id", subject_id), ("token", token), ("password", password))
+        if value is None
+    ]
+    return " and ".join(parts)
 
 
 def _segment(subject_id: str) -> str:
