@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,11 +53,12 @@ def backend(state_path: Path) -> LocalBackend:
 
 
 def record(name: str = "ci-bot", **changes: object) -> RecordedSubAccount:
+    """A recorded sub-account; each name has its own subject_id, as MiniMax gives them."""
     fields: dict[str, object] = {
         "alias": "cn-main",
         "name": name,
         "group_id": "1687256519302470",
-        "subject_id": "1766027179931476045",
+        "subject_id": f"17660271799{zlib.crc32(name.encode()):08d}"[:19],
         "token_generation": 1,
         "token_issued_at": datetime(2026, 8, 1, 9, 30, tzinfo=UTC),
         "token_fingerprint": "0123abcd",
@@ -713,3 +715,18 @@ def test_a_lock_file_nested_past_the_stack_names_no_holder(backend: LocalBackend
     backend.lock_path.write_text("[" * 100_000, encoding="utf-8")
 
     assert backend.holder() is None
+
+
+def test_two_records_of_one_subject_id_are_refused_naming_both(
+    backend: LocalBackend, state_path: Path
+) -> None:
+    first, second = record("a"), record("b", subject_id=record("a").subject_id)  # a hand edit
+    write_body(state_path, {first.address: first.to_dict(), second.address: second.to_dict()})
+
+    with pytest.raises(StateError) as refused:
+        backend.read()
+
+    message = str(refused.value)
+    assert first.address in message and second.address in message
+    assert f"same subject_id {first.subject_id}" in message
+    assert "reconciler state rm" in message

@@ -112,6 +112,10 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
     def read_record(self, data: Mapping[str, Any]) -> RecordT:
         """A state record read back strictly; ``InvalidRecord`` names every wrong field."""
 
+    def conflicts(self, recorded: Mapping[str, RecordT]) -> list[str]:
+        """What makes these records, together, no state to act on (each record read fine)."""
+        return []
+
     def credentials(self, config: Desired) -> list[str]:
         """Names of the env variables that refreshing and applying this kind need."""
         return []

@@ -274,6 +274,19 @@ def _refuse_protected_delete(record: RecordedSubAccount, context: ApplyContext) 
             f"{record.address} is still in the config: refusing to delete it (the plan was not "
             "made by this config and state)"
         )
+    others = [
+        other.address
+        for other in context.recorder.state.records().values()
+        if isinstance(other, RecordedSubAccount)
+        and other.subject_id == record.subject_id
+        and other.address != record.address
+        and record.subject_id
+    ]
+    if others:
+        raise PlanError(
+            f"{record.address}: subject_id {record.subject_id} is also recorded as "
+            f"{', '.join(others)}: refusing to delete an account two records name"
+        )
 
 
 def _sealed_subjects(address: str, context: ApplyContext) -> list[str]:

@@ -99,6 +99,16 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     def read_record(self, data: Mapping[str, Any]) -> RecordedSubAccount:
         return read_sub_account(data)
 
+    def conflicts(self, recorded: Mapping[str, RecordedSubAccount]) -> list[str]:
+        """One account per subject_id: two records of one id (a hand edit, a merge) would let
+        removing either from the config delete the account the other one names."""
+        return [
+            f"{', '.join(addresses)}: recorded with the same subject_id {subject_id}; keep one "
+            f"(`{command('state', 'rm', addresses[-1])}` forgets the other)"
+            for subject_id, addresses in _by_subject_id(recorded).items()
+            if len(addresses) > 1
+        ]
+
     def credentials(self, config: Desired) -> list[str]:
         return [group.api_key_env for group in config.minimax.values()]
 
@@ -212,6 +222,15 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
         )
         state.put(record)
         return record
+
+
+def _by_subject_id(recorded: Mapping[str, RecordedSubAccount]) -> dict[str, list[str]]:
+    """Addresses by the subject_id they record (pending creates have none)."""
+    addresses: dict[str, list[str]] = {}
+    for address, record in recorded.items():
+        if record.subject_id:
+            addresses.setdefault(record.subject_id, []).append(address)
+    return addresses
 
 
 def _create(account: DesiredSubAccount, reason: str) -> Change:

@@ -16,7 +16,7 @@ from typing import Any
 from reconciler.errors import StateError
 from reconciler.fields import InvalidRecord
 from reconciler.fsutil import load_json, version_problem
-from reconciler.resources import AnyKind, kind_of_type, read_record
+from reconciler.resources import KINDS, AnyKind, kind_of_type, read_record
 from reconciler.resources.base import Record
 
 STATE_VERSION = 1
@@ -68,6 +68,9 @@ class StateDocument:
         if problems:
             raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
         resources, problems = _read_resources(data["resources"])
+        if not problems:
+            document = cls(data["lineage"], data["serial"], resources, data["version"])
+            problems = [p for kind in KINDS for p in kind.conflicts(document.records_of(kind))]
         if problems:
             raise StateError(
                 f"{where}: {_listed(problems)}. Correct it by hand, or restore it from a backup."

@@ -1,0 +1,32 @@
+"""End to end: hand edits and hostile answers never cost an account or a secret.
+
+Each test is one defect an adversarial run found (issue "Nothing lost under hung
+providers, hostile answers, full disks and forced unlocks"), shown fixed through the
+real CLI against the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+
+A = 'minimax.cn-main.sub_account["a"]'
+B = 'minimax.cn-main.sub_account["b"]'
+
+
+def test_two_records_of_one_subject_id_stop_every_command_before_any_delete(workdir):
+    workdir.config("- name: a\n- name: b\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    state_file = workdir.path / "state" / "reconciler.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state["resources"][B]["subject_id"] = state["resources"][A]["subject_id"]  # a bad merge
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    workdir.config("- name: a\n")  # b removed: its delete would hit a's account
+    before = len(workdir.sandbox.requests)
+
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = workdir.run(*command)
+        assert result.code == 1, result.output
+        assert "recorded with the same subject_id" in result.stderr
+        assert A in result.stderr and B in result.stderr
+    assert set(workdir.accounts()) == {"a", "b"}
+    assert len(workdir.sandbox.requests) == before
