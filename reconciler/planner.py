@@ -18,6 +18,8 @@ from reconciler.model import Action, Change, Desired, Plan, iso
 from reconciler.refresh import Live
 from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record
 from reconciler.resources.base import Diff, DiffContext, Record
+from reconciler.safety import blast_radius
+from reconciler.targets import check_targets, matches
 
 _ACTION_ORDER = {
     Action.CREATE: 0,
@@ -52,6 +54,8 @@ def make_plan(
             "useapi: credit checks are validated but not evaluated by this version"
         )
     targets = [canonical_address(t) for t in targets]
+    if targets:
+        check_targets(targets, _known_addresses(desired, recorded))
     changes = _select(draft.changes, targets, draft)
     if draft.errors and _errors_in_scope(draft.errors, targets):
         messages = [f"{address}: {message}" for address, message in draft.errors]
@@ -66,6 +70,7 @@ def make_plan(
         created_at=iso(now),
         live=live.to_json(),
         refreshed=live.refreshed,
+        unsafe=blast_radius(changes, recorded, desired.safety),
     )
 
 
@@ -95,18 +100,19 @@ def _diff_kind(
 def _select(changes: list[Change], targets: Sequence[str], draft: Diff) -> list[Change]:
     if not targets:
         return list(changes)
-    selected = [c for c in changes if any(_matches(c.address, t) for t in targets)]
+    selected = [c for c in changes if any(matches(c.address, t) for t in targets)]
     for target in targets:
-        if not any(_matches(c.address, target) for c in changes):
+        if not any(matches(c.address, target) for c in changes):
             draft.warnings.append(f"--target {target} matches no change")
     if selected:
         draft.warnings.append("the plan is limited by --target: other changes may be pending")
     return selected
 
 
-def _matches(address: str, target: str) -> bool:
-    return address == target or address.startswith(target + ".")
+def _known_addresses(desired: Desired, recorded: Mapping[str, Record]) -> set[str]:
+    """Every address the config asks for or the state records."""
+    return set(recorded).union(*(kind.wanted(desired) for kind in KINDS))
 
 
 def _errors_in_scope(errors: list[tuple[str, str]], targets: Sequence[str]) -> bool:
-    return not targets or any(any(_matches(a, t) for t in targets) for a, _ in errors)
+    return not targets or any(any(matches(a, t) for t in targets) for a, _ in errors)
