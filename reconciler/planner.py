@@ -54,8 +54,7 @@ def make_plan(
             "useapi: credit checks are validated but not evaluated by this version"
         )
     targets = [canonical_address(t) for t in targets]
-    if targets:
-        check_targets(targets, _known_addresses(desired, recorded))
+    check_plan_targets(desired, recorded, targets)
     changes = _select(draft.changes, targets, draft)
     if draft.errors and _errors_in_scope(draft.errors, targets):
         messages = [f"{address}: {message}" for address, message in draft.errors]
@@ -109,9 +108,16 @@ def _select(changes: list[Change], targets: Sequence[str], draft: Diff) -> list[
     return selected
 
 
-def _known_addresses(desired: Desired, recorded: Mapping[str, Record]) -> set[str]:
-    """Every address the config asks for or the state records."""
-    return set(recorded).union(*(kind.wanted(desired) for kind in KINDS))
+def check_plan_targets(
+    desired: Desired, recorded: Mapping[str, Record], targets: Sequence[str]
+) -> None:
+    """``PlanError`` for a target that names nothing the config asks for or the state records.
+
+    Callers that read live values first call it before the refresh: a typo costs no call.
+    """
+    if targets:
+        known = set(recorded).union(*(kind.wanted(desired) for kind in KINDS))
+        check_targets([canonical_address(t) for t in targets], known)
 
 
 def _errors_in_scope(errors: list[tuple[str, str]], targets: Sequence[str]) -> bool:

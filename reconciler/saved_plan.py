@@ -36,6 +36,7 @@ def save_plan(plan: Plan, path: str) -> None:
     document["working_directory"] = Path(os.path.relpath(os.getcwd(), here)).as_posix()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
         raise PlanError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
@@ -125,16 +126,13 @@ def accept_saved_plan(
     desired: Desired,
     files_now: tuple[ConfigFile, ...],
     path: str,
-    read_live: Callable[[], Live],
 ) -> None:
-    """A saved plan applies only to the state, config and live values it was computed against.
+    """A saved plan applies only to the state and config it was computed against.
 
-    ``files_now`` are the config files read now, relative to where plan ran. ``read_live``
-    refreshes the kinds that can be read; it is called only for a plan made with a
-    refresh, and only once state and config are known to match (no provider call for a
-    plan that is stale anyway). A state that does not exist yet takes the lineage of the
-    plan made against it, so the first apply of a saved plan works and a second one is
-    refused as stale.
+    ``files_now`` are the config files read now, relative to where plan ran. A state that
+    does not exist yet takes the lineage of the plan made against it, so the first apply
+    of a saved plan works and a second one is refused as stale. No provider call: live
+    values are checked by ``check_live_values`` once this passes.
     """
     if state.serial == 0 and plan.serial == 0 and plan.lineage:
         state.lineage = plan.lineage
@@ -151,11 +149,21 @@ def accept_saved_plan(
         reasons.extend(_files_changed(plan.config_files, files_now))
     elif plan.config_digest != desired.digest:
         reasons.append("the config changed since the plan was made")
-    if not reasons and plan.refreshed:
-        reasons.extend(_moved(plan.live, read_live().to_json()))
     if reasons:
         raise PlanError(f"the saved plan {path} is stale: {'; '.join(reasons)}. Run plan again.")
     _refuse_foreign_changes(plan, state, desired, path)
+
+
+def check_live_values(plan: Plan, path: str, read_live: Callable[[], Live]) -> None:
+    """Refuse a plan whose live values moved since it was made (read again by ``read_live``).
+
+    A plan made with ``--no-refresh`` read nothing, so there is nothing to compare.
+    """
+    if not plan.refreshed:
+        return
+    moved = _moved(plan.live, read_live().to_json())
+    if moved:
+        raise PlanError(f"the saved plan {path} is stale: {'; '.join(moved)}. Run plan again.")
 
 
 def _files_changed(then: tuple[ConfigFile, ...], now: tuple[ConfigFile, ...]) -> list[str]:

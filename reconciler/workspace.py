@@ -19,7 +19,7 @@ from reconciler.discovery import default_config
 from reconciler.errors import SecretsError, StateError
 from reconciler.fsutil import check_writable
 from reconciler.model import Action, ConfigFile, Desired, Plan, SecretsSettings, StateSettings
-from reconciler.planner import make_plan
+from reconciler.planner import check_plan_targets, make_plan
 from reconciler.refresh import Live, refresh
 from reconciler.resources import kind_of, required_env
 from reconciler.saved_plan import relative_files
@@ -106,6 +106,7 @@ class Workspace:
         no key or ``secrets.command`` to keep them.
         """
         records = state.records()
+        check_plan_targets(self.config, records, targets)  # before any provider call
         live = self.refresh(state, now) if refresh else Live()
         made = make_plan(
             self.config,

@@ -83,12 +83,11 @@ def apply(
         store = workspace.secret_store()  # under the lock: another apply may have just saved it
         state = backend.read()
         if saved and plan_file:
-            result = _accept(workspace, saved, state, plan_file)
+            result = _accept(workspace, saved, state, plan_file, force)
         else:
-            result = _plan_and_show(workspace, state, targets, color)
+            result = _plan_and_show(workspace, state, targets, color, force)
         if not result.has_changes:
             return 0
-        _refuse_unsafe(result, force)
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)
         workspace.check_writable()
@@ -98,37 +97,45 @@ def apply(
     return _print_receipt(receipt, color)
 
 
-def _accept(workspace: Workspace, saved: Plan, state: StateDocument, plan_file: str) -> Plan:
+def _accept(
+    workspace: Workspace, saved: Plan, state: StateDocument, plan_file: str, force: bool
+) -> Plan:
     """The saved plan, if it still holds; its summary line (it was reviewed already)."""
     from reconciler.render import summary_line
     from reconciler.safety import blast_radius
-    from reconciler.saved_plan import accept_saved_plan
+    from reconciler.saved_plan import accept_saved_plan, check_live_values
 
-    accept_saved_plan(
-        saved,
-        state,
-        workspace.config,
-        workspace.config_files(),
-        plan_file,
-        lambda: workspace.refresh(state, now(), values_only=True),
-    )
+    accept_saved_plan(saved, state, workspace.config, workspace.config_files(), plan_file)
     # Judged again from this config and state: the file's own "unsafe" could be edited out.
     unsafe = blast_radius(saved.changes, state.records(), workspace.config.safety)
     result = replace(saved, unsafe=unsafe)
-    if result.has_changes:
-        click.echo(f"Applying the saved plan {plan_file}. {summary_line(result)}")
-    else:
+    if not result.has_changes:
         click.echo(f"The saved plan {plan_file} has no changes.")
+        return result
+    click.echo(f"Applying the saved plan {plan_file}. {summary_line(result)}")
+    _refuse_unsafe(result, force)
+    check_live_values(saved, plan_file, lambda: workspace.refresh(state, now(), values_only=True))
     return result
 
 
 def _plan_and_show(
-    workspace: Workspace, state: StateDocument, targets: Sequence[str], color: bool
+    workspace: Workspace, state: StateDocument, targets: Sequence[str], color: bool, force: bool
 ) -> Plan:
+    """Plan (refreshing) and show it once; an unsafe plan is refused before any provider call.
+
+    What the guard counts (deletes, disables) comes from the config and the state alone,
+    so a plan without the refresh tells whether to stop before reading anything live.
+    """
     from reconciler.render import render_text
 
+    if not force:
+        recorded = workspace.plan(state, now(), targets, refresh=False)
+        if recorded.unsafe:
+            click.echo(render_text(recorded, color=color), nl=False)
+            _refuse_unsafe(recorded, force)
     result = workspace.plan(state, now(), targets, refresh=True)
     click.echo(render_text(result, color=color), nl=False)
+    _refuse_unsafe(result, force)
     return result
 
 
