@@ -1,8 +1,8 @@
 """End to end, as a new user in CI would try it: saved plans, where the state is found,
 strict --target, the blast-radius guard, and plans that tell the truth early.
 
-The CLI runs against the sandbox; ``run_at`` runs it from any directory (a CI job runs
-from wherever its checkout is).
+The CLI runs against the sandbox; ``run_at`` runs the ``reconciler`` command from any
+directory (a CI job runs from wherever its checkout is).
 """
 
 from __future__ import annotations
@@ -16,26 +16,12 @@ import time
 from pathlib import Path
 
 import jsonschema
-from conftest import GROUP, Result
+from cli_runner import run_at
+from conftest import GROUP
 
 from reconciler.schema import load_schema
 
 THREE = ("ci-bot", "数据分析", "intern")
-
-
-def run_at(workdir, cwd: Path, *args: str, env: dict[str, str] | None = None) -> Result:
-    """The CLI run from ``cwd`` (Workdir.run always runs from the workdir)."""
-    merged = {k: v for k, v in {**workdir.env, **(env or {})}.items() if v is not None}
-    proc = subprocess.run(
-        [sys.executable, "-m", "reconciler", *args],
-        cwd=cwd,
-        env=merged,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def gitops_repo(workdir, names=THREE, *, state_path: str | None = "../state/reconciler.json"):
