@@ -23,7 +23,12 @@ from reconciler.cli.tools import demo, sandbox
 from reconciler.errors import ReconcilerError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 success, 1 any error, 2 changes present (plan --detailed-exitcode). "
+    'Shell completion: eval "$(_RECONCILER_COMPLETE=bash_source reconciler)" in ~/.bashrc '
+    "(zsh_source for zsh; fish_source for fish).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.version_option(
     package_name="ai-account-reconciler",

@@ -41,7 +41,13 @@ if TYPE_CHECKING:
 @click.argument("plan_file", required=False, metavar="[FILE]")
 @config_option
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Changes to run at once.",
+)
 @click.option(
     "--target",
     "targets",
