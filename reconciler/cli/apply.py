@@ -26,6 +26,7 @@ from reconciler.cli.common import (
     lock_timeout_option,
     no_color_option,
     now,
+    target_option,
     use_color,
 )
 from reconciler.errors import PlanError, ReconcilerError
@@ -48,13 +49,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Changes to run at once.",
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="ADDR",
-    help="Apply only this address or group (repeatable); one that names nothing is an error.",
-)
+@target_option("Apply")
 @click.option(
     "--force", is_flag=True, help="Apply a plan the blast-radius guard (safety:) marks unsafe."
 )

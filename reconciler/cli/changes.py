@@ -19,6 +19,7 @@ from reconciler.cli.common import (
     lock_timeout_option,
     no_color_option,
     now,
+    target_option,
     use_color,
 )
 
@@ -48,13 +49,7 @@ def validate(config_paths: Sequence[str]) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="ADDR",
-    help="Plan only this address or group (repeatable); one that names nothing is an error.",
-)
+@target_option("Plan")
 @click.option(
     "--no-refresh", is_flag=True, help="Skip live provider reads; needs no provider credential."
 )

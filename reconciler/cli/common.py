@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -20,6 +20,8 @@ from reconciler.errors import ReconcilerError
 
 if TYPE_CHECKING:
     from reconciler.workspace import Workspace
+
+FC = TypeVar("FC", bound=Callable[..., object])
 
 config_option = click.option(
     "-c",
@@ -72,6 +74,19 @@ lock_timeout_option = click.option(
     metavar="DURATION",
     help="Wait this long for a state lock held by another command (30s, 5m).",
 )
+
+
+def target_option(verb: str) -> Callable[[FC], FC]:
+    """``--target ADDR`` (repeatable), for plan and apply."""
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDR",
+        help=f"{verb} only this address or group (repeatable); one that names nothing is an error.",
+    )
+
+
 no_color_option = click.option(
     "--no-color", is_flag=True, help="No colours (also: NO_COLOR set, or not a terminal)."
 )
