@@ -249,3 +249,16 @@ def test_a_flood_of_warnings_is_cut_and_counted():
     assert len(markdown) < GITHUB_COMMENT_LIMIT
     assert re.search(r"> \.\.\. and \d+ more warnings", markdown)
     assert "| create |" in markdown
+
+
+def test_a_1000_account_plan_from_the_cli_fits_one_pull_request_comment(workdir):
+    workdir.config("\n".join(f"- name: service-account-number-{n:04}" for n in range(1000)))
+
+    planned = workdir.run("plan", "--no-refresh", "--format", "markdown")
+
+    assert planned.code == 0, planned.output
+    assert len(planned.stdout) < GITHUB_COMMENT_LIMIT
+    assert "| `minimax.cn-main` | 1000 | 0 | 0 | 0 |" in planned.stdout
+    assert re.search(
+        r"\*\*Summarised:\*\* this comment lists \d{3} of 1,000 changes", planned.stdout
+    )

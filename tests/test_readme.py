@@ -32,7 +32,7 @@ def synopsis() -> dict[str, str]:
         match = re.match(r"reconciler ([a-z][\w-]*)", line)
         if match:
             name = match.group(1)
-            found[name] = line
+            found[name] = f"{found.get(name, '')} {line}"
         elif name and line.startswith(" "):
             found[name] += " " + line
     return found
