@@ -192,6 +192,15 @@ class Runner:
         lines = (self.files / "output").read_text().splitlines()
         return dict(line.split("=", 1) for line in lines)
 
+    def committed_files(self) -> list[str]:
+        listed = subprocess.run(
+            ["git", "-C", str(self.origin), "ls-tree", "--name-only", "reconciler-state"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return sorted(listed.stdout.split())
+
     def committed_state(self) -> dict:
         shown = subprocess.run(
             ["git", "-C", str(self.origin), "show", "reconciler-state:reconciler.json"],
@@ -252,6 +261,7 @@ def test_a_merge_applies_the_plan_and_commits_the_state_to_its_branch(runner):
     assert "Apply complete: 9 succeeded, 0 failed, 0 skipped." in applied.stdout
     assert len(runner.sandbox.minimax_accounts(runner_group())) == 8
     assert len(runner.committed_state()["resources"]) == 9
+    assert runner.committed_files() == ["reconciler.json", "reconciler.secrets.json"]
     for secret in (a["token"] for a in runner.sandbox.minimax_accounts(runner_group())):
         assert secret not in (runner.repo / "state" / "reconciler.secrets.json").read_text()
     again = ok(runner.run("reconciler-apply.yml", "Plan"))
