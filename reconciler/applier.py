@@ -12,13 +12,13 @@ skipped. What each action does belongs to the change's resource kind.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, SecretsError, describe_bug
 from reconciler.execution import ApplyContext, Recorder
 from reconciler.model import Action, Change, Plan
+from reconciler.progress import Progress
 from reconciler.resources import kind_of
 from reconciler.secrets import SecretStore
 
@@ -70,22 +70,28 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
     ]
     receipt = Receipt()
     stop = threading.Event()
-    for phase in phases:
-        if stop.is_set():
-            receipt.outcomes.extend(o for group in phase for o in _not_started(group))
-        else:
-            receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop))
+    progress = Progress(len(plan.changes), context.report)
+    with progress.heartbeat():
+        for phase in phases:
+            if stop.is_set():
+                receipt.outcomes.extend(o for group in phase for o in _not_started(group))
+            else:
+                receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop, progress))
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
     return receipt
 
 
 def _run_phase(
-    phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: threading.Event
+    phase: list[list[Change]],
+    context: ApplyContext,
+    parallelism: int,
+    stop: threading.Event,
+    progress: Progress,
 ) -> list[Outcome]:
     """Run independent addresses in parallel; on Ctrl-C let those in flight finish."""
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = [pool.submit(_run_address, group, context, stop) for group in phase]
+        futures = [pool.submit(_run_address, group, context, stop, progress) for group in phase]
         _wait_through_interrupts(futures, context, stop)
     return [outcome for future in futures for outcome in future.result()]
 
@@ -118,15 +124,14 @@ def _wait_through_interrupts(
 
 
 def _run_address(
-    group: list[Change], context: ApplyContext, stop: threading.Event
+    group: list[Change], context: ApplyContext, stop: threading.Event, progress: Progress
 ) -> list[Outcome]:
     """One address's changes in order; after a failure the rest are skipped."""
     outcomes: list[Outcome] = []
     for index, change in enumerate(group):
         if stop.is_set():
             return outcomes + _not_started(group[index:])
-        started = time.monotonic()
-        context.report(f"{change.address}: {change.action.value} ...")
+        progress.started(change)
         try:
             note = kind_of(change.address).execute(change, context)
             outcome = Outcome(change.address, change.action, SUCCEEDED, note)
@@ -135,13 +140,17 @@ def _run_address(
         except Exception as exc:  # a bug must not lose the other changes' records
             message = f"internal error: {describe_bug(exc)} (run with --debug for details)"
             outcome = Outcome(change.address, change.action, FAILED, message)
-        context.report(_progress(outcome, time.monotonic() - started))
+        succeeded = outcome.result == SUCCEEDED
+        progress.finished(
+            change, "done" if succeeded else "FAILED", outcome.message if succeeded else ""
+        )
         outcomes.append(outcome)
-        if outcome.result == FAILED:
+        if not succeeded:
             reason = f"skipped: the {change.action.value} before it failed"
-            return outcomes + [
-                Outcome(c.address, c.action, SKIPPED, reason) for c in group[index + 1 :]
-            ]
+            skipped = [Outcome(c.address, c.action, SKIPPED, reason) for c in group[index + 1 :]]
+            for later in group[index + 1 :]:
+                progress.finished(later, "skipped", reason.removeprefix("skipped: "))
+            return outcomes + skipped
     return outcomes
 
 
@@ -149,10 +158,3 @@ def _not_started(changes: list[Change]) -> list[Outcome]:
     return [
         Outcome(c.address, c.action, SKIPPED, "not started: apply was interrupted") for c in changes
     ]
-
-
-def _progress(outcome: Outcome, seconds: float) -> str:
-    if outcome.result == SUCCEEDED:
-        detail = f" ({outcome.message})" if outcome.message else ""
-        return f"{outcome.address}: {outcome.action.value} done after {seconds:.1f}s{detail}"
-    return f"{outcome.address}: {outcome.action.value} FAILED after {seconds:.1f}s"

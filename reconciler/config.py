@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -20,6 +21,7 @@ from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler.discovery import config_files
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
 from reconciler.model import (
     Budget,
@@ -27,6 +29,7 @@ from reconciler.model import (
     Desired,
     DesiredSubAccount,
     MinimaxGroup,
+    SafetySettings,
     SecretsSettings,
     StateSettings,
     Status,
@@ -46,60 +49,30 @@ from reconciler.yamlsource import (
     load_yaml,
 )
 
-DEFAULT_CONFIG = "reconciler.yaml"
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # visible ASCII: what a credential may hold
 
 
-def config_files(paths: Sequence[str]) -> list[str]:
-    """The YAML files that ``-c`` arguments name, in order; default ``reconciler.yaml``."""
-    if not paths:
-        if not FsPath(DEFAULT_CONFIG).is_file():
-            raise ConfigError(
-                [ConfigIssue(DEFAULT_CONFIG, None, "", "no config file here; pass -c PATH")]
-            )
-        return [DEFAULT_CONFIG]
-    files: list[str] = []
-    issues: list[ConfigIssue] = []
-    for raw in paths:
-        path = FsPath(raw)
-        if path.is_dir():
-            try:
-                found = sorted(
-                    p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file()
-                )
-            except OSError as exc:
-                issues.append(ConfigIssue(raw, None, "", f"cannot list: {exc.strerror or exc}"))
-                continue
-            if not found:
-                issues.append(ConfigIssue(raw, None, "", "directory holds no *.yaml or *.yml file"))
-            files.extend(str(p) for p in found)
-        elif path.is_file():
-            files.append(raw)
-        else:
-            issues.append(ConfigIssue(raw, None, "", _not_a_config(raw, path)))
-    if issues:
-        raise ConfigError(issues)
-    return list(dict.fromkeys(files))
+def load_config(
+    paths: Sequence[str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    default_dir: str | None = None,
+) -> Desired:
+    """Read, merge and validate the config; raise ``ConfigError`` with every reason.
 
-
-def _not_a_config(raw: str, path: FsPath) -> str:
-    """Why ``-c raw`` names neither a file nor a directory."""
-    if raw == "-":
-        return "reading the config from stdin is not supported; pass a file or a directory"
-    if path.exists():  # /dev/null, a pipe (/dev/stdin, <(...)), a socket: maybe endless
-        return "not a regular file; pass a YAML file or a directory"
-    return "no such file or directory"
-
-
-def load_config(paths: Sequence[str]) -> Desired:
-    """Read, merge and validate the config; raise ``ConfigError`` with every reason."""
-    files = config_files(paths)
+    Without ``paths`` the config is discovered (``RECONCILER_CONFIG`` in ``environ``, else
+    the default names). A relative ``state.path`` is resolved against the directory of the
+    file that declares it; when no file declares one, the default is relative to
+    ``default_dir`` (the current directory when None).
+    """
+    files = config_files(paths, os.environ if environ is None else environ)
     merged: dict[str, Any] = {}
     locations: Locations = {}
     issues: list[ConfigIssue] = []
+    digests: dict[str, str] = {}
     parsed = 0
     for file in files:
-        text = _read_text(file)
+        text = _read_text(file, digests)
         if isinstance(text, ConfigIssue):
             issues.append(text)
             continue
@@ -121,15 +94,20 @@ def load_config(paths: Sequence[str]) -> Desired:
     issues.extend(_duplicate_names(merged, locations))
     if issues:
         raise ConfigError(issues)
-    return _build(merged, files)
+    state_path = _state_path(merged, locations, default_dir)
+    return _build(merged, files, digests, state_path)
 
 
-def _read_text(file: str) -> str | ConfigIssue:
-    """A config file's text, or why it cannot be read, at ``file:line`` for a non-UTF-8 byte."""
+def _read_text(file: str, digests: dict[str, str]) -> str | ConfigIssue:
+    """A config file's text, or why it cannot be read, at ``file:line`` for a non-UTF-8 byte.
+
+    The SHA-256 of the bytes read goes into ``digests``: a saved plan pins each file by it.
+    """
     try:
         data = FsPath(file).read_bytes()
     except OSError as exc:
         return ConfigIssue(file, None, "", f"cannot read: {exc.strerror or exc}")
+    digests[file] = hashlib.sha256(data).hexdigest()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -236,15 +214,38 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=amount) if text.endswith("d") else timedelta(hours=amount)
 
 
-def _build(doc: dict[str, Any], files: list[str]) -> Desired:
+def _state_path(doc: dict[str, Any], locations: Locations, default_dir: str | None) -> str:
+    """Where the state lives: relative to the file that says so, else to ``default_dir``.
+
+    So ``plan -c /repo/accounts`` run from anywhere reads the same state as from ``/repo``.
+    """
+    declared = doc.get("state", {}).get("path")
+    if declared is None:
+        default = StateSettings().path
+        return str(FsPath(default_dir, default)) if default_dir else default
+    where = FsPath(locations[("state", "path")].file).parent
+    return declared if FsPath(declared).is_absolute() else str(where / declared)
+
+
+def _build(
+    doc: dict[str, Any], files: list[str], digests: dict[str, str], state_path: str
+) -> Desired:
     state = doc.get("state", {})
     secrets = doc.get("secrets", {})
-    defaults_state, defaults_secrets = StateSettings(), SecretsSettings()
+    safety = doc.get("safety", {})
+    defaults_state, defaults_secrets, defaults_safety = (
+        StateSettings(),
+        SecretsSettings(),
+        SafetySettings(),
+    )
     return Desired(
         files=tuple(files),
+        file_digests={file: digests[file] for file in files},
         digest=config_digest(doc),
-        state=StateSettings(
-            state.get("backend", defaults_state.backend), state.get("path", defaults_state.path)
+        state=StateSettings(state.get("backend", defaults_state.backend), state_path),
+        safety=SafetySettings(
+            Decimal(str(safety.get("max_delete_percent", defaults_safety.max_delete_percent))),
+            safety.get("min_managed", defaults_safety.min_managed),
         ),
         secrets=SecretsSettings(
             secrets.get("key_env", defaults_secrets.key_env), secrets.get("command")

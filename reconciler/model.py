@@ -130,13 +130,26 @@ class SecretsSettings:
 
 
 @dataclass(frozen=True)
+class SafetySettings:
+    """The blast-radius guard: a plan taking down more than this share of a group is unsafe."""
+
+    max_delete_percent: Decimal = Decimal(25)
+    min_managed: int = 4
+
+
+@dataclass(frozen=True)
 class Desired:
-    """The whole merged config: what the user wants, plus where it came from."""
+    """The whole merged config: what the user wants, plus where it came from.
+
+    ``file_digests`` maps each file, as it was named, to the SHA-256 of the bytes read.
+    """
 
     files: tuple[str, ...] = ()
     digest: str = ""
     state: StateSettings = field(default_factory=StateSettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)
+    file_digests: dict[str, str] = field(default_factory=dict)
     minimax: dict[str, MinimaxGroup] = field(default_factory=dict)
     xai: dict[str, XaiTeam] = field(default_factory=dict)
     useapi: dict[str, UseapiAccount] = field(default_factory=dict)
@@ -236,11 +249,21 @@ class Change:
 
 
 @dataclass(frozen=True)
+class ConfigFile:
+    """A config file a plan was made from: its path relative to where plan ran, its SHA-256."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Plan:
     """Inert result of planning: sorted changes, warnings, and what it was computed from.
 
     ``live`` holds what the refresh read (by address, as JSON), so ``apply FILE`` can refuse
     a plan whose live values moved since; ``refreshed`` is False after ``--no-refresh``.
+    ``config_files`` pin each config file by its digest, so ``apply FILE`` needs no ``-c``
+    and names the files that changed.
     """
 
     changes: tuple[Change, ...] = ()
@@ -251,6 +274,9 @@ class Plan:
     created_at: str = ""
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     refreshed: bool = False
+    unsafe: tuple[str, ...] = ()  # why the blast-radius guard refuses it without --force
+    config_files: tuple[ConfigFile, ...] = ()  # relative to where plan ran
+    working_directory: str | None = None  # a saved plan's: where plan ran, from the file's dir
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}

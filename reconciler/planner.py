@@ -18,6 +18,8 @@ from reconciler.model import Action, Change, Desired, Plan, iso
 from reconciler.refresh import Live
 from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record
 from reconciler.resources.base import Diff, DiffContext, Record
+from reconciler.safety import blast_radius
+from reconciler.targets import check_targets, matches
 
 _ACTION_ORDER = {
     Action.CREATE: 0,
@@ -53,6 +55,7 @@ def make_plan(
             "useapi: credit checks are validated but not evaluated by this version"
         )
     targets = [canonical_address(t) for t in targets]
+    check_plan_targets(desired, recorded, targets)
     changes = _select(draft.changes, targets, draft)
     if draft.errors and _errors_in_scope(draft.errors, targets):
         messages = [f"{address}: {message}" for address, message in draft.errors]
@@ -67,6 +70,7 @@ def make_plan(
         created_at=iso(now),
         live=live.to_json(),
         refreshed=live.refreshed,
+        unsafe=blast_radius(changes, recorded, desired.safety),
     )
 
 
@@ -96,18 +100,26 @@ def _diff_kind(
 def _select(changes: list[Change], targets: Sequence[str], draft: Diff) -> list[Change]:
     if not targets:
         return list(changes)
-    selected = [c for c in changes if any(_matches(c.address, t) for t in targets)]
+    selected = [c for c in changes if any(matches(c.address, t) for t in targets)]
     for target in targets:
-        if not any(_matches(c.address, target) for c in changes):
+        if not any(matches(c.address, target) for c in changes):
             draft.warnings.append(f"--target {target} matches no change")
     if selected:
         draft.warnings.append("the plan is limited by --target: other changes may be pending")
     return selected
 
 
-def _matches(address: str, target: str) -> bool:
-    return address == target or address.startswith(target + ".")
+def check_plan_targets(
+    desired: Desired, recorded: Mapping[str, Record], targets: Sequence[str]
+) -> None:
+    """``PlanError`` for a target that names nothing the config asks for or the state records.
+
+    Callers that read live values first call it before the refresh: a typo costs no call.
+    """
+    if targets:
+        known = set(recorded).union(*(kind.wanted(desired) for kind in KINDS))
+        check_targets([canonical_address(t) for t in targets], known)
 
 
 def _errors_in_scope(errors: list[tuple[str, str]], targets: Sequence[str]) -> bool:
-    return not targets or any(any(_matches(a, t) for t in targets) for a, _ in errors)
+    return not targets or any(any(matches(a, t) for t in targets) for a, _ in errors)

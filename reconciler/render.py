@@ -1,19 +1,23 @@
 """Plan -> text (terminal), markdown (pull-request comment) or JSON (machines).
 
 Output classes are separate from the plan, as in octoDNS: the plan is inert data and each
-renderer only reads it. The text form reads like Terraform's; every change shows its
-address, action, the attributes that change and why. Nothing here can leak a secret: the
-plan holds none, by construction.
+renderer only reads it. The text form reads like Terraform's (coloured on a terminal, when
+the CLI asks); every change shows its address, action, the attributes that change and
+why. Markdown lives in ``markdown.py``. Nothing here can leak a secret: the plan holds
+none, by construction.
 """
 
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Callable
 from typing import Any
 
+from reconciler.markdown import render_markdown, summary_line
 from reconciler.model import Action, Change, Plan
 from reconciler.resources import kind_of
+
+__all__ = ["RENDERERS", "plan_to_dict", "render", "render_json", "render_markdown", "summary_line"]
 
 FORMAT_VERSION = 2
 
@@ -24,6 +28,13 @@ _SYMBOL = {
     Action.DELETE: "-",
     Action.FORGET: "-",
 }
+_COLOR = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.ROTATE: "yellow",
+    Action.DELETE: "red",
+    Action.FORGET: "red",
+}
 _VERB = {
     Action.CREATE: "will be created",
     Action.UPDATE: "will be updated in place",
@@ -33,18 +44,10 @@ _VERB = {
 }
 
 
-def summary_line(plan: Plan) -> str:
-    """``Plan: N to create, ...``; "to forget" appears only when something is forgotten."""
-    counts = plan.summary()
-    forget = f", {counts['forget']} to forget" if counts["forget"] else ""
-    return (
-        f"Plan: {counts['create']} to create, {counts['update']} to update, "
-        f"{counts['rotate']} to rotate, {counts['delete']} to delete{forget}."
-    )
-
-
-def render_text(plan: Plan) -> str:
-    lines: list[str] = [f"Warning: {w}" for w in plan.warnings]
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """Terraform's layout; with ``color``, its green ``+``, yellow ``~`` and red ``-``."""
+    paint = _painter(color)
+    lines: list[str] = [f"{paint('Warning:', 'yellow', True)} {w}" for w in plan.warnings]
     if lines:
         lines.append("")
     if not plan.changes:
@@ -53,17 +56,31 @@ def render_text(plan: Plan) -> str:
     lines.append("reconciler will perform the following actions:")
     lines.append("")
     for change in plan.changes:
-        lines.extend(_text_change(change))
+        lines.extend(_text_change(change, paint))
         lines.append("")
-    lines.append(summary_line(plan))
+    lines.append(paint(summary_line(plan), None, True))
+    lines.extend(unsafe_lines(plan, color=color))
     return "\n".join(lines) + "\n"
 
 
-def _text_change(change: Change) -> list[str]:
-    symbol = _SYMBOL[change.action]
+def unsafe_lines(plan: Plan, *, color: bool = False) -> list[str]:
+    """Why the blast-radius guard marks the plan unsafe, for a terminal."""
+    if not plan.unsafe:
+        return []
+    paint = _painter(color)
+    lines = ["", paint("Unsafe: apply refuses this plan unless --force is given:", "red", True)]
+    lines.extend(f"  {reason}" for reason in plan.unsafe)
+    return lines
+
+
+def _text_change(change: Change, paint: Paint) -> list[str]:
+    symbol = paint(_SYMBOL[change.action], _COLOR[change.action], False)
     kind = kind_of(change.address)
     drifted = " has drifted outside reconciler and" if change.drift else ""
-    out = [f"  # {change.address}{drifted} {_VERB[change.action]}", f"  # ({change.reason})"]
+    out = [
+        paint(f"  # {change.address}{drifted} {_VERB[change.action]}", None, True),
+        f"  # ({change.reason})",
+    ]
     rows = kind.rows(change)
     width = max((len(row.name) for row in rows), default=0)
     out.append(f"  {symbol} {kind.label} {{")
@@ -73,52 +90,16 @@ def _text_change(change: Change) -> list[str]:
     return out
 
 
-def render_markdown(plan: Plan) -> str:
-    """A pull-request comment: summary first, one table row per change, warnings quoted."""
-    lines = ["### reconciler plan", ""]
-    for warning in plan.warnings:
-        lines.append(f"> **Warning:** {_md(warning)}")
-    if plan.warnings:
-        lines.append("")
-    if not plan.changes:
-        lines.append("**No changes.** The recorded state matches the configuration.")
-        return "\n".join(lines) + "\n"
-    lines.extend(
-        [
-            f"**{summary_line(plan)}**",
-            "",
-            "| action | address | change | why |",
-            "|---|---|---|---|",
-        ]
-    )
-    for change in plan.changes:
-        detail = "; ".join(
-            f"{row.name} = {row.value}" for row in kind_of(change.address).rows(change)
-        )
-        action = f"{change.action.value} (drift)" if change.drift else change.action.value
-        lines.append(
-            f"| {action} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"
-        )
-    return "\n".join(lines) + "\n"
+Paint = Callable[[str, str | None, bool], str]
 
 
-# Characters that make Markdown out of text: a name like "x [click](https://evil)" must
-# reach the reviewer as the text it is, not as a link. "://" is broken to stop autolinks.
-_MD_ACTIVE = re.compile(r"[\\`*_\[\]<|~&]|(?<=:)/")
+def _painter(color: bool) -> Paint:
+    """``paint(text, colour, bold)``: ANSI styles on a terminal, the text alone otherwise."""
+    if not color:
+        return lambda text, fg, bold: text
+    import click
 
-
-def _md(text: str) -> str:
-    """Text for a table cell, rendered literally: every active character escaped."""
-    return _MD_ACTIVE.sub(lambda m: "\\" + m.group(), text.replace("\n", " "))
-
-
-def _md_code(text: str) -> str:
-    """A code span that holds any text: its fence is longer than any backtick run inside."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    body = text.replace("\n", " ").replace("|", "\\|")  # GFM splits cells before code spans
-    return f"{fence}{pad}{body}{pad}{fence}"
+    return lambda text, fg, bold: click.style(text, fg=fg, bold=bold or None)
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
@@ -133,6 +114,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "refreshed": plan.refreshed,
         "live": plan.live,
+        "unsafe": list(plan.unsafe),
+        "config_files": [{"path": f.path, "sha256": f.sha256} for f in plan.config_files],
     }
 
 
@@ -140,4 +123,15 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
 
 
-RENDERERS = {"text": render_text, "markdown": render_markdown, "json": render_json}
+def render(plan: Plan, output_format: str, *, color: bool = False) -> str:
+    """The plan in ``output_format`` (text, markdown, json); only text is ever coloured."""
+    if output_format == "text":
+        return render_text(plan, color=color)
+    return RENDERERS[output_format](plan)
+
+
+RENDERERS: dict[str, Callable[[Plan], str]] = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "json": render_json,
+}

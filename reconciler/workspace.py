@@ -9,23 +9,20 @@ the CLI leaves the commands as parse, call, render, exit code.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from reconciler.config import DEFAULT_CONFIG, load_config, resolve_env
-from reconciler.differences import changed_attributes
-from reconciler.errors import PlanError, StateError
-from reconciler.fsutil import check_writable, load_json, version_problem
-from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
-from reconciler.planner import make_plan
-from reconciler.refresh import Live, live_from_json, refresh
-from reconciler.render import FORMAT_VERSION, plan_to_dict
-from reconciler.resources import required_env
-from reconciler.schema import plan_document_problem
+from reconciler.config import load_config, resolve_env
+from reconciler.discovery import default_config
+from reconciler.errors import SecretsError, StateError
+from reconciler.fsutil import check_writable
+from reconciler.model import Action, ConfigFile, Desired, Plan, SecretsSettings, StateSettings
+from reconciler.planner import check_plan_targets, make_plan
+from reconciler.refresh import Live, refresh
+from reconciler.resources import kind_of, required_env
+from reconciler.saved_plan import relative_files
 from reconciler.secrets import SecretStore, load_key, secrets_path
 from reconciler.state import LocalBackend, StateDocument
 
@@ -39,16 +36,26 @@ class Workspace:
     environ: Mapping[str, str]
     state_settings: StateSettings = field(default_factory=StateSettings)
     secrets_settings: SecretsSettings = field(default_factory=SecretsSettings)
+    directory: str | None = None  # where relative config paths start; None: here
 
     @classmethod
     def open(
-        cls, config_paths: Sequence[str], environ: Mapping[str, str], *, optional: bool = False
+        cls,
+        config_paths: Sequence[str],
+        environ: Mapping[str, str],
+        *,
+        optional: bool = False,
+        default_dir: str | None = None,
     ) -> Workspace:
-        """Load the config; with ``optional``, run on defaults when none is given or present."""
-        if optional and not config_paths and not Path(DEFAULT_CONFIG).is_file():
+        """Load the config; with ``optional``, run on defaults when none is given or present.
+
+        ``default_dir`` is where the default state lives when no file declares one (the
+        current directory when None; ``apply FILE`` passes the directory plan ran in).
+        """
+        if optional and not config_paths and default_config(environ) is None:
             return cls(None, environ)
-        desired = load_config(config_paths)
-        return cls(desired, environ, desired.state, desired.secrets)
+        desired = load_config(config_paths, environ, default_dir=default_dir)
+        return cls(desired, environ, desired.state, desired.secrets, default_dir)
 
     @property
     def config(self) -> Desired:
@@ -92,10 +99,16 @@ class Workspace:
     def plan(
         self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
     ) -> Plan:
-        """Refresh (unless told not to), then plan against the state's records."""
+        """Refresh (unless told not to), then plan against the state's records.
+
+        The plan also warns about what would surprise its apply: a state file that does
+        not exist (every account would be created), and changes that receive secrets with
+        no key or ``secrets.command`` to keep them.
+        """
         records = state.records()
+        check_plan_targets(self.config, records, targets)  # before any provider call
         live = self.refresh(state, now) if refresh else Live()
-        return make_plan(
+        made = make_plan(
             self.config,
             records,
             now,
@@ -104,6 +117,42 @@ class Workspace:
             lineage=state.lineage,
             serial=state.serial,
         )
+        warnings = [*self._state_warnings(made), *made.warnings, *self._secrets_warnings(made)]
+        return replace(made, warnings=tuple(warnings), config_files=self.config_files())
+
+    def config_files(self) -> tuple[ConfigFile, ...]:
+        """The config's files with their digests, relative to where this command runs."""
+        return relative_files(self.config, self.directory)
+
+    def _state_warnings(self, plan: Plan) -> list[str]:
+        path = self.backend.path
+        if path.exists():
+            return []
+        creates = plan.summary()[Action.CREATE.value]
+        return [
+            f"no state file at {path.resolve()}: this plan assumes nothing exists yet "
+            f"({creates} to create). If reconciler already manages these accounts, point "
+            "state.path at their state (a relative path starts at the file that sets it)"
+        ]
+
+    def _secrets_warnings(self, plan: Plan) -> list[str]:
+        """Why apply would refuse for want of a secrets key, told at plan time."""
+        settings = self.secrets_settings
+        try:
+            key = load_key(settings.key_env, self.environ)
+            if key is not None:
+                SecretStore(secrets_path(self.backend.path), key, key_env=settings.key_env)
+        except SecretsError as exc:
+            return [f"{exc}; apply will refuse to run"]
+        produce = sum(1 for c in plan.changes if kind_of(c.address).produces_secrets(c))
+        if key is not None or settings.command or not produce:
+            return []
+        return [
+            f"{produce} change(s) in this plan receive passwords or tokens, but "
+            f"{settings.key_env} is unset and no secrets.command is configured: apply will "
+            f"refuse them. Set {settings.key_env} where apply runs (make a key once with "
+            "`reconciler secrets keygen`)"
+        ]
 
     def refresh(self, state: StateDocument, now: datetime, *, values_only: bool = False) -> Live:
         """Read live provider state; ``values_only`` skips kinds that have no live values
@@ -140,127 +189,3 @@ class Workspace:
             return apply_plan(plan, context, parallelism)
         finally:
             providers.close()
-
-
-def save_plan(plan: Plan, path: str) -> None:
-    text = json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise PlanError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
-
-
-def load_saved_plan(path: str) -> Plan:
-    """Read a plan saved with ``--out``; a file that is not one is a clear error."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PlanError(f"cannot read plan file {path}: {exc.strerror or exc}") from None
-    made_by = "a saved plan is the JSON file `reconciler plan --out FILE` writes"
-    data: Any = load_json(raw, path, PlanError, made_by)
-    if not isinstance(data, dict) or "format_version" not in data:
-        raise PlanError(f"{path} is not a saved reconciler plan: {made_by}")
-    version = version_problem(data["format_version"], FORMAT_VERSION, "format_version")
-    if version:
-        raise PlanError(f"{path}: {version}")
-    problem = plan_document_problem(data)
-    if problem:
-        raise PlanError(f"{path} is not a valid saved plan: {problem}")
-    try:
-        plan = Plan(
-            changes=tuple(Change.from_dict(c) for c in data["changes"]),
-            warnings=tuple(data.get("warnings", [])),
-            lineage=data["state"]["lineage"],
-            serial=int(data["state"]["serial"]),
-            config_digest=data["config_digest"],
-            created_at=data.get("created_at", ""),
-            live=data["live"],
-            refreshed=data["refreshed"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
-    live_from_json(plan.live, plan.refreshed, path)  # every live value reads back
-    return plan
-
-
-def accept_saved_plan(
-    plan: Plan,
-    state: StateDocument,
-    desired: Desired,
-    path: str,
-    read_live: Callable[[], Live],
-) -> None:
-    """A saved plan applies only to the state, config and live values it was computed against.
-
-    ``read_live`` refreshes the kinds that can be read; it is called only for a plan made
-    with a refresh, and only once state and config are known to match (no provider call
-    for a plan that is stale anyway). A state that does not exist yet takes the lineage of
-    the plan made against it, so the first apply of a saved plan works and a second one is
-    refused as stale.
-    """
-    if state.serial == 0 and plan.serial == 0 and plan.lineage:
-        state.lineage = plan.lineage
-    reasons = []
-    if plan.lineage != state.lineage:
-        reasons.append(
-            f"the state's lineage is {state.lineage}, the plan was made for {plan.lineage}"
-        )
-    elif plan.serial != state.serial:
-        reasons.append(
-            f"the state moved from serial {plan.serial} to {state.serial} since the plan was made"
-        )
-    if plan.config_digest != desired.digest:
-        reasons.append("the config changed since the plan was made")
-    if not reasons and plan.refreshed:
-        reasons.extend(_moved(plan.live, read_live().to_json()))
-    if reasons:
-        raise PlanError(f"the saved plan {path} is stale: {'; '.join(reasons)}. Run plan again.")
-    _refuse_foreign_changes(plan, state, desired, path)
-
-
-def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, path: str) -> None:
-    """Apply only what this config and state produce: a saved plan is a file anyone can edit.
-
-    The planner is pure, so planning again at the saved plan's time must give every change
-    it holds (a ``--target`` plan holds fewer). An edited delete of a protected account, or
-    an ``after`` the config never asked for, is refused before any provider call.
-    """
-    try:
-        made_at = datetime.fromisoformat(plan.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        made_at = None
-    if made_at is None or made_at.tzinfo is None:
-        raise PlanError(f"the saved plan {path} has no valid created_at time. Run plan again.")
-    live = live_from_json(plan.live, plan.refreshed, path)
-    fresh = make_plan(
-        desired, state.records(), made_at, live=live, lineage=state.lineage, serial=state.serial
-    )
-    expected = {_identity(change) for change in fresh.changes}
-    foreign = [change for change in plan.changes if _identity(change) not in expected]
-    if foreign:
-        listed = ", ".join(f"{c.action.value} {c.address}" for c in foreign)
-        raise PlanError(
-            f"the saved plan {path} holds changes that this config and state do not produce "
-            f"({listed}): it was edited, or made by another version. Run plan again."
-        )
-
-
-def _moved(saved: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[str]:
-    """How the live values moved since the plan read them, address by address."""
-    moved = []
-    for address in sorted(set(saved) | set(now)):
-        before, after = saved.get(address), now.get(address)
-        if before is None:
-            moved.append(f"{address} was not read when the plan was made")
-        elif after is None:
-            moved.append(f"{address} is no longer read")
-        elif before != after:
-            what = "; ".join(changed_attributes(before, after))
-            moved.append(f"the live value of {address} moved since the plan was made ({what})")
-    return moved
-
-
-def _identity(change: Change) -> str:
-    return json.dumps(
-        [change.address, change.action.value, change.before, change.after], sort_keys=True
-    )

@@ -134,7 +134,8 @@ def test_wrong_api_key_shows_the_providers_authorization_error(workdir):
 def test_missing_config_file_is_a_clear_error(workdir):
     result = workdir.run("plan")
     assert result.code == 1
-    assert "reconciler.yaml: no config file here" in result.stderr
+    tried = "RECONCILER_CONFIG (unset), reconciler.yaml, reconciler.yml, reconciler/*.yaml"
+    assert f"{workdir.path}: no config found here (tried {tried}); pass -c PATH" in result.stderr
 
 
 def test_usage_errors_exit_1_not_2(workdir):

@@ -487,10 +487,10 @@ def test_target_by_group_prefix_selects_every_address_in_the_group() -> None:
 def test_target_prefix_matches_whole_address_parts_only() -> None:
     desired, recorded = _mixed()
 
-    plan = plan_for(desired, recorded, targets=["minimax.cn"])
+    with pytest.raises(PlanError) as refused:
+        plan_for(desired, recorded, targets=["minimax.cn"])
 
-    assert plan.changes == ()
-    assert "--target minimax.cn matches no change" in plan.warnings
+    assert "--target minimax.cn names nothing in the config or the state" in str(refused.value)
 
 
 def test_several_targets_select_the_union() -> None:
@@ -501,14 +501,43 @@ def test_several_targets_select_the_union() -> None:
     assert [c.address for c in plan.changes] == [addr("ci-bot", "cn-backup"), addr("old-bot")]
 
 
-def test_target_matching_nothing_gives_a_warning() -> None:
+def test_a_target_naming_nothing_is_an_error_suggesting_the_closest_address() -> None:
     desired, recorded = _mixed()
-    missing = addr("no-such-account")
 
-    plan = plan_for(desired, recorded, targets=[missing])
+    with pytest.raises(PlanError) as refused:
+        plan_for(desired, recorded, targets=[addr("ci-bto")])
+
+    message = str(refused.value)
+    assert message.startswith(f"--target {addr('ci-bto')} names nothing in the config or the state")
+    assert f"Did you mean: {addr('ci-bot')}" in message
+
+
+def test_a_target_whose_quotes_the_shell_ate_suggests_the_quoted_address() -> None:
+    desired, recorded = _mixed()
+
+    with pytest.raises(PlanError) as refused:
+        plan_for(desired, recorded, targets=["minimax.cn-main.sub_account[ci-bot]"])
+
+    assert f"Did you mean {addr('ci-bot')}? Quote the whole address for the shell" in str(
+        refused.value
+    )
+
+
+def test_a_target_naming_every_sub_account_of_a_group_selects_them() -> None:
+    desired, recorded = _mixed()
+
+    plan = plan_for(desired, recorded, targets=["minimax.cn-backup.sub_account"])
+
+    assert [c.address for c in plan.changes] == [addr("ci-bot", "cn-backup")]
+
+
+def test_a_target_known_to_the_config_but_without_changes_only_warns() -> None:
+    desired, recorded = _mixed()
+
+    plan = plan_for(desired, recorded, targets=[addr("kept")])
 
     assert plan.changes == ()
-    assert f"--target {missing} matches no change" in plan.warnings
+    assert f"--target {addr('kept')} matches no change" in plan.warnings
 
 
 def test_target_written_with_escaped_unicode_matches_the_account() -> None:

@@ -16,15 +16,24 @@ from collections.abc import Sequence
 import click
 
 from reconciler.cli.admin import force_unlock, secrets, state
-from reconciler.cli.changes import apply, import_, plan, show, validate
+from reconciler.cli.apply import apply
+from reconciler.cli.changes import import_, plan, show, validate
 from reconciler.cli.common import err
 from reconciler.cli.tools import demo, sandbox
 from reconciler.errors import ReconcilerError, describe_bug
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 success, 1 any error, 2 changes present (plan --detailed-exitcode). "
+    'Shell completion: eval "$(_RECONCILER_COMPLETE=bash_source reconciler)" in ~/.bashrc '
+    "(zsh_source for zsh; fish_source for fish).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(package_name="reconciler")
+@click.version_option(
+    package_name="ai-account-reconciler",
+    message="%(prog)s %(version)s (Python distribution %(package)s)",
+)
 def cli(debug: bool) -> None:
     """Terraform-style GitOps for AI-provider accounts (MiniMax, xAI, useapi.net)."""
 

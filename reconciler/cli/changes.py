@@ -1,23 +1,27 @@
-"""The commands that read the config and plan: validate, plan, apply, show, import.
+"""The commands that read the config and plan: validate, plan, show, import (apply has
+its own module).
 
-Thin: each loads a ``Workspace``, calls the planner or applier, renders, returns an exit
-code. Confirmation and the final receipt are printed here, never in the applier.
+Thin: each loads a ``Workspace``, calls the planner, renders, returns an exit code.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import click
 
-from reconciler.cli.common import address_argument, config_option, err, format_option, now
-from reconciler.errors import PlanError, ReconcilerError
-
-if TYPE_CHECKING:
-    from reconciler.applier import Receipt
+from reconciler.cli.common import (
+    address_argument,
+    config_option,
+    err,
+    format_option,
+    lock_timeout_option,
+    no_color_option,
+    now,
+    target_option,
+    use_color,
+)
 
 
 @click.command()
@@ -26,7 +30,7 @@ def validate(config_paths: Sequence[str]) -> int:
     """Check the config and schema, offline: no credentials, no provider call."""
     from reconciler.config import load_config
 
-    desired = load_config(config_paths)
+    desired = load_config(config_paths, os.environ)
     accounts = len(desired.sub_accounts())
     err(
         f"The configuration is valid: {len(desired.files)} file(s), {len(desired.minimax)} MiniMax "
@@ -45,10 +49,12 @@ def validate(config_paths: Sequence[str]) -> int:
 @click.option(
     "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
 )
+@target_option("Plan")
 @click.option(
-    "--target", "targets", multiple=True, metavar="ADDR", help="Plan only this address (or group)."
+    "--no-refresh", is_flag=True, help="Skip live provider reads; needs no provider credential."
 )
-@click.option("--no-refresh", is_flag=True, help="Skip live provider reads.")
+@lock_timeout_option
+@no_color_option
 def plan(
     config_paths: Sequence[str],
     output_format: str,
@@ -56,18 +62,22 @@ def plan(
     detailed_exitcode: bool,
     targets: Sequence[str],
     no_refresh: bool,
+    lock_timeout: float,
+    no_color: bool,
 ) -> int:
-    """Show what apply would change."""
-    from reconciler.render import RENDERERS
-    from reconciler.workspace import Workspace, save_plan
+    """Show what apply would change. Creates no file but --out."""
+    from reconciler.render import render
+    from reconciler.saved_plan import save_plan
+    from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
-    workspace.credentials()
+    if not no_refresh:
+        workspace.credentials()  # every missing variable named before any provider call
     backend = workspace.backend
-    with backend.lock("plan", shared=True):
+    with backend.lock("plan", shared=True, timeout=lock_timeout):
         state = backend.read()
         result = workspace.plan(state, now(), targets, refresh=not no_refresh)
-    click.echo(RENDERERS[output_format](result), nl=False)
+    click.echo(render(result, output_format, color=use_color(no_color)), nl=False)
     if out_file:
         save_plan(result, out_file)
         err(f"Saved the plan to {out_file}: apply it with `reconciler apply {out_file}`.")
@@ -75,99 +85,16 @@ def plan(
 
 
 @click.command()
-@click.argument("plan_file", required=False, metavar="[FILE]")
-@config_option
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--parallelism", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option(
-    "--target", "targets", multiple=True, metavar="ADDR", help="Apply only this address (or group)."
-)
-def apply(
-    plan_file: str | None,
-    config_paths: Sequence[str],
-    auto_approve: bool,
-    parallelism: int,
-    targets: Sequence[str],
-) -> int:
-    """Make the providers match the config (or execute a saved plan)."""
-    from reconciler.applier import check_secrets_ready
-    from reconciler.render import render_text, summary_line
-    from reconciler.workspace import Workspace, accept_saved_plan, load_saved_plan
-
-    workspace = Workspace.open(config_paths, os.environ)
-    credentials = workspace.credentials()
-    saved = load_saved_plan(plan_file) if plan_file else None
-    if saved and targets:
-        raise PlanError("--target cannot narrow a saved plan; make a new plan with --target")
-    backend = workspace.backend
-    with backend.lock("apply"):
-        store = workspace.secret_store()  # under the lock: another apply may have just saved it
-        state = backend.read()
-        if saved:
-            accept_saved_plan(
-                saved,
-                state,
-                workspace.config,
-                plan_file or "",
-                lambda: workspace.refresh(state, now(), values_only=True),
-            )
-            result = saved
-        else:
-            result = workspace.plan(state, now(), targets, refresh=True)
-        click.echo(render_text(result), nl=False)
-        if not result.has_changes:
-            return 0
-        settings = workspace.secrets_settings
-        check_secrets_ready(result, store, settings.command, settings.key_env)
-        workspace.check_writable()
-        if not saved and not auto_approve and not _confirm(summary_line(result)):
-            return 1
-        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism)
-    return _print_receipt(receipt)
-
-
-def _confirm(summary: str) -> bool:
-    if not sys.stdin.isatty():
-        raise ReconcilerError(
-            "apply needs a confirmation and there is no terminal: pass --auto-approve, or apply a "
-            "saved plan (`reconciler plan --out FILE`, then `reconciler apply FILE`). Nothing was changed."
-        )
-    answer = click.prompt(
-        f"\n{summary}\nDo you want to perform these actions? Only 'yes' will be accepted",
-        default="",
-        show_default=False,
-        err=True,
-    )
-    if answer.strip() != "yes":
-        err("Apply cancelled. Nothing was changed.")
-        return False
-    return True
-
-
-def _print_receipt(receipt: Receipt) -> int:
-    from reconciler.applier import FAILED, SKIPPED, SUCCEEDED
-
-    for outcome in receipt.outcomes:
-        if outcome.result != SUCCEEDED:
-            click.echo(
-                f"{outcome.result.upper()}: {outcome.address} ({outcome.action.value}): {outcome.message}"
-            )
-    click.echo(
-        f"Apply {'complete' if receipt.ok else 'incomplete'}: {receipt.count(SUCCEEDED)} succeeded, "
-        f"{receipt.count(FAILED)} failed, {receipt.count(SKIPPED)} skipped."
-    )
-    return 0 if receipt.ok else 1
-
-
-@click.command()
 @click.argument("plan_file", metavar="FILE")
 @format_option
-def show(plan_file: str, output_format: str) -> int:
+@no_color_option
+def show(plan_file: str, output_format: str, no_color: bool) -> int:
     """Render a saved plan."""
-    from reconciler.render import RENDERERS
-    from reconciler.workspace import load_saved_plan
+    from reconciler.render import render
+    from reconciler.saved_plan import load_saved_plan
 
-    click.echo(RENDERERS[output_format](load_saved_plan(plan_file)), nl=False)
+    result = load_saved_plan(plan_file)
+    click.echo(render(result, output_format, color=use_color(no_color)), nl=False)
     return 0
 
 

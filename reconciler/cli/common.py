@@ -1,4 +1,5 @@
-"""What every command shares: the -c and --format options, the clock, stderr messages.
+"""What every command shares: options (-c, --format, --lock-timeout, --no-color), the
+clock, colour, stderr messages.
 
 Part of the CLI layer (parse, call, render, exit code). ``err`` is how commands talk to
 people on stderr; results go to stdout with ``click.echo``.
@@ -7,9 +8,11 @@ people on stderr; results go to stdout with ``click.echo``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import re
+import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -18,13 +21,16 @@ from reconciler.errors import ReconcilerError
 if TYPE_CHECKING:
     from reconciler.workspace import Workspace
 
+FC = TypeVar("FC", bound=Callable[..., object])
+
 config_option = click.option(
     "-c",
     "--config",
     "config_paths",
     multiple=True,
     metavar="PATH",
-    help="Config file or directory of *.yaml files; repeatable. Default: reconciler.yaml.",
+    help="Config file or directory of *.yaml files; repeatable. Default: $RECONCILER_CONFIG, "
+    "else reconciler.yaml, reconciler.yml or reconciler/.",
 )
 format_option = click.option(
     "--format",
@@ -34,6 +40,63 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+class Duration(click.ParamType[float]):
+    """A duration as Terraform writes it: ``30s``, ``5m``, ``1m30s``, ``500ms``; a bare number
+    is seconds. Converts to seconds."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip()
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            return float(text)
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            self.fail(f"{text!r} is not a duration like 30s, 5m or 1m30s", param, ctx)
+        return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=Duration(),
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="Wait this long for a state lock held by another command (30s, 5m).",
+)
+
+
+def target_option(verb: str) -> Callable[[FC], FC]:
+    """``--target ADDR`` (repeatable), for plan and apply."""
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="ADDR",
+        help=f"{verb} only this address or group (repeatable); one that names nothing is an error.",
+    )
+
+
+no_color_option = click.option(
+    "--no-color", is_flag=True, help="No colours (also: NO_COLOR set, or not a terminal)."
+)
+
+
+def use_color(no_color: bool) -> bool:
+    """Colour only on a terminal, never with --no-color, NO_COLOR (https://no-color.org) or TERM=dumb."""
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return sys.stdout.isatty()
 
 
 def _canonical(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -151,6 +151,19 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
     ) -> Diff:
         """The changes that make ``address`` what the config wants, each with its reason."""
 
+    # -- the blast-radius guard --
+
+    def guarded_group(self, address: str) -> str | None:
+        """The group whose managed resources the blast-radius guard counts ``address`` in.
+
+        None (the default) leaves the kind out of the guard: reading it back is harmless.
+        """
+        return None
+
+    def takes_down(self, change: Change) -> bool:
+        """Whether ``change`` removes or stops a managed resource (the guard counts it)."""
+        return change.action is Action.DELETE
+
     # -- showing --
 
     def rows(self, change: Change) -> list[Row]:

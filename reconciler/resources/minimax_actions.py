@@ -22,6 +22,7 @@ from reconciler.model import (
     iso,
 )
 from reconciler.providers.minimax import MINIMAX, MinimaxProvider
+from reconciler.resources.base import show_value
 from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
 from reconciler.suggest import command
 
@@ -207,7 +208,7 @@ def _update(change: Change, context: ApplyContext) -> str:
     if "prevent_destroy" in after:
         record = dataclasses.replace(record, prevent_destroy=bool(after["prevent_destroy"]))
     context.recorder.record(record)
-    return ", ".join(f"{k} {v}" for k, v in after.items())
+    return ", ".join(f"{k} = {show_value(v)}" for k, v in after.items())  # as plans show it
 
 
 def _rotate(change: Change, context: ApplyContext) -> str:

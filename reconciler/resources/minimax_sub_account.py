@@ -169,6 +169,15 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
             _compare(wanted, recorded, group_id, context.now, diff)
         return diff
 
+    def guarded_group(self, address: str) -> str | None:
+        parsed = parse_sub_account_address(address)
+        return f"minimax.{parsed[0]}" if parsed else None
+
+    def takes_down(self, change: Change) -> bool:
+        """A delete, or an update that disables: both stop whoever uses the account."""
+        disables = (change.after or {}).get("status") == Status.DISABLED.value
+        return change.action is Action.DELETE or (change.action is Action.UPDATE and disables)
+
     def rows(self, change: Change) -> list[Row]:
         if change.action is not Action.ROTATE:
             return super().rows(change)

@@ -16,6 +16,7 @@ import getpass
 import json
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -27,6 +28,8 @@ from reconciler.errors import LockError, StateError
 from reconciler.fsutil import load_json, write_private_atomic
 from reconciler.model import DEFAULT_STATE_PATH, iso
 from reconciler.state.document import StateDocument
+
+_LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,19 @@ class LocalBackend:
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
 
     @contextlib.contextmanager
-    def lock(self, operation: str, *, shared: bool = False) -> Iterator[LockInfo | None]:
-        """Hold the state lock for the block; raise ``LockError`` naming the holder if taken."""
-        handle = self._open_locked(operation, shared)
+    def lock(
+        self, operation: str, *, shared: bool = False, timeout: float = 0.0
+    ) -> Iterator[LockInfo | None]:
+        """Hold the state lock for the block; raise ``LockError`` naming the holder if taken.
+
+        ``timeout`` seconds are spent waiting for a held lock first (``--lock-timeout``).
+        A shared lock (``plan``) creates nothing: without a lock file no apply has ever
+        run here, so there is nothing to wait for, and a plan must leave no file behind.
+        """
+        handle = self._open_locked(operation, shared, timeout)
+        if handle is None:
+            yield None
+            return
         info = None
         try:
             if shared:
@@ -102,19 +115,15 @@ class LocalBackend:
                     handle.truncate()
             handle.close()
 
-    def _open_locked(self, operation: str, shared: bool):  # type: ignore[no-untyped-def]
+    def _open_locked(self, operation: str, shared: bool, timeout: float) -> IO[str] | None:
+        deadline = time.monotonic() + timeout
+        waited = f" (waited {timeout:g}s)" if timeout else ""
         for _ in range(5):
+            handle = self._open_lock_file(shared)
+            if handle is None:
+                return None
             try:
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot open the state lock {self.lock_path}: {exc.strerror or exc}; "
-                    "the state directory must be writable"
-                ) from None
-            handle = os.fdopen(fd, "r+", encoding="utf-8")
-            try:
-                fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                _flock(handle, shared, deadline)
             except BlockingIOError:
                 holder = self.holder()
                 handle.close()
@@ -122,23 +131,40 @@ class LocalBackend:
                     # Shared holders (plans) leave no name: they are short and end by themselves.
                     raise LockError(
                         f"state {self.path} is locked by another reconciler process (a plan "
-                        f"reading it, or a command just starting); {operation} cannot run now. "
-                        "Try again when it has finished."
+                        f"reading it, or a command just starting){waited}; {operation} cannot run "
+                        "now. Try again when it has finished, or wait with --lock-timeout."
                     ) from None
                 raise LockError(
-                    f"state {self.path} is locked by {holder.describe()}; {operation} cannot "
-                    "run now. If that process is stuck, stop it, or release the lock with: "
+                    f"state {self.path} is locked by {holder.describe()}{waited}; {operation} "
+                    "cannot run now. If that process is stuck, stop it, or release the lock with: "
                     f"reconciler force-unlock {holder.id}"
                 ) from None
             # force-unlock may have unlinked the file we locked: then lock the new one.
             try:
-                same = os.stat(self.lock_path).st_ino == os.fstat(fd).st_ino
+                same = os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino
             except FileNotFoundError:
                 same = False
             if same:
                 return handle
             handle.close()
         raise LockError(f"could not take the lock {self.lock_path}: it keeps being replaced")
+
+    def _open_lock_file(self, shared: bool) -> IO[str] | None:
+        """The lock file, created for an exclusive lock; None for a shared one if absent."""
+        try:
+            if shared:
+                fd = os.open(self.lock_path, os.O_RDWR)
+            else:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if shared and isinstance(exc, FileNotFoundError | PermissionError):
+                return None  # no apply ever ran here, or a read-only checkout: nothing to wait for
+            raise StateError(
+                f"cannot open the state lock {self.lock_path}: {exc.strerror or exc}; "
+                "the state directory must be writable"
+            ) from None
+        return os.fdopen(fd, "r+", encoding="utf-8")
 
     def holder(self) -> LockInfo | None:
         """Who holds (or last held) the exclusive lock, from the lock file."""
@@ -206,6 +232,20 @@ def _state_file(path: str | Path) -> Path:
 
 def _is_a_directory(path: Path) -> str:
     return f"state path {path} is a directory; name a file like {path / 'reconciler.json'}"
+
+
+def _flock(handle: IO[str], shared: bool, deadline: float) -> None:
+    """Take the lock, retrying until ``deadline``; ``BlockingIOError`` when still held then."""
+    mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), mode)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            time.sleep(min(_LOCK_POLL_S, left))
 
 
 def _clear(handle: IO[str]) -> None:
