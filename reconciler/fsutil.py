@@ -100,7 +100,7 @@ def load_json(data: bytes | str, where: str, error: type[ReconcilerError], advic
     except RecursionError:
         reason = _TOO_DEEP
     else:
-        if _too_deep(value):
+        if too_deep(value):
             reason = _TOO_DEEP
         elif not _is_text(text) or ("\\u" in text and not _all_text(value)):
             reason = _SURROGATE
@@ -128,7 +128,7 @@ _TOO_DEEP = f"nested more than {MAX_JSON_DEPTH} levels deep, which reconciler ne
 _SURROGATE = "holds an unpaired UTF-16 surrogate (like \\ud800), which is not text"
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any) -> bool:
     """Whether containers nest deeper than ``MAX_JSON_DEPTH``: level by level, no recursion."""
     level = [value] if type(value) in (dict, list) else []
     for _ in range(MAX_JSON_DEPTH):

@@ -523,8 +523,15 @@ def test_latency_within_the_timeout_just_succeeds(
     assert sleeps == []
 
 
+def test_one_garbled_answer_to_a_read_is_retried(sb: Sandbox, provider: MinimaxProvider) -> None:
+    sb.add_fault("GET", path="/v1/batch_query_bill", kind="malformed", times=1)
+
+    assert provider.bills(date(2026, 8, 1), date(2026, 8, 31)) == []
+    assert calls(sb, "GET", "/v1/batch_query_bill") == 2
+
+
 def test_malformed_json_is_a_clear_error(sb: Sandbox, provider: MinimaxProvider) -> None:
-    sb.add_fault("GET", path="/v1/batch_query_bill", kind="malformed")
+    sb.add_fault("GET", path="/v1/batch_query_bill", kind="malformed", times=None)
 
     with pytest.raises(ProviderError) as caught:
         provider.bills(date(2026, 8, 1), date(2026, 8, 31))
@@ -533,14 +540,14 @@ def test_malformed_json_is_a_clear_error(sb: Sandbox, provider: MinimaxProvider)
     assert "not valid JSON" in message
     assert "HTTP 200" in message
     assert TRACE_ID.search(message)
-    assert calls(sb, "GET", "/v1/batch_query_bill") == 1
+    assert calls(sb, "GET", "/v1/batch_query_bill") == POLICY.attempts  # retried, then reported
 
 
 def test_malformed_answer_to_create_marks_the_answer_lost(
     sb: Sandbox, provider: MinimaxProvider
 ) -> None:
     # A 2xx the client cannot read means the account may exist without its id and token.
-    sb.add_fault("POST", kind="malformed")
+    sb.add_fault("POST", kind="malformed", times=None)
 
     with pytest.raises(ProviderError) as caught:
         provider.create("ci-bot")
@@ -575,7 +582,7 @@ def test_no_secret_appears_in_any_provider_error(
     sb.add_fault("POST", kind="drop_after", times=None)
     expect_error(lambda: provider.create("lost"))
     sb.clear_faults()
-    sb.add_fault("PUT", path=r".*/token", kind="malformed")
+    sb.add_fault("PUT", path=r".*/token", kind="malformed", times=None)
     expect_error(lambda: provider.rotate_token(created.subject_id))
 
     secrets = [KEY, KEY + "-typo", OTHER_KEY, created.token, created.password, rotated]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
-import time
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +24,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler import __version__
 from reconciler.errors import ProviderError
+from reconciler.fsutil import too_deep
+from reconciler.providers.bounded import (
+    MAX_ANSWER_BYTES,
+    AnswerTooLarge,
+    bounded_transport,
+    call_bounds,
+    time_left,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -39,10 +47,23 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 120.0  # a longer Retry-After ends the call rather than retry early
-    timeout: float = 30.0
+    timeout: float = 30.0  # for each read; a call as a whole has ``deadline``
+    deadline: float = 120.0  # one call: every attempt, every read and every wait between
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+_stopping = threading.Event()
+
+
+def request_stop() -> None:
+    """Ctrl-C, SIGTERM or SIGHUP: calls in flight get no further attempt, waits end now."""
+    _stopping.set()
+
+
+def clear_stop() -> None:
+    """A new command starts (tests run several in one process)."""
+    _stopping.clear()
 
 
 def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Client:
@@ -52,9 +73,10 @@ def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Cli
     plain_http = base_url.startswith("http://")  # loopback only (schema): no TLS context to build
     return httpx.Client(
         base_url=base_url,
-        verify=not plain_http,
+        transport=bounded_transport(httpx.HTTPTransport(verify=not plain_http)),
         timeout=httpx.Timeout(policy.timeout, connect=10.0),
-        headers={"User-Agent": USER_AGENT},
+        # Uncompressed, so the size cap is on what is parsed (no gzip bomb).
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
         follow_redirects=False,
     )
 
@@ -65,43 +87,92 @@ def send(
     interpret: Callable[[httpx.Response], T],
     describe: str,
     policy: RetryPolicy = DEFAULT_POLICY,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
+    max_bytes: int = MAX_ANSWER_BYTES,
 ) -> T:
-    """Run ``request`` until ``interpret`` accepts its answer or retrying stops making sense."""
-    import httpx
+    """Run ``request`` until ``interpret`` accepts its answer or retrying stops making sense.
 
+    The whole call, retries and waits included, ends by ``policy.deadline``; an answer
+    larger than ``max_bytes`` is refused; after ``request_stop()`` nothing is retried.
+    """
     answer_lost = False
     attempts = max(1, policy.attempts)  # with 0 there would be no error to raise
-    for attempt in range(1, attempts + 1):
-        try:
-            response = request()
-            return interpret(response)
-        except httpx.ConnectError as exc:
-            error = ProviderError(f"{describe}: cannot connect ({_reason(exc)})", retryable=True)
-        except httpx.TimeoutException as exc:
-            sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-            answer_lost = answer_lost or sent
-            error = ProviderError(f"{describe}: timed out ({type(exc).__name__})", retryable=True)
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            answer_lost = True
-            error = ProviderError(
-                f"{describe}: connection dropped ({_reason(exc)})", retryable=True
-            )
-        except httpx.HTTPError as exc:
-            # Not its text: a LocalProtocolError quotes the offending header, the API key.
-            error = ProviderError(f"{describe}: HTTP failure ({type(exc).__name__})")
-        except ProviderError as exc:
-            error = exc
-        answer_lost = answer_lost or error.answer_lost
-        if not error.retryable or attempt == attempts:
-            break
-        if error.retry_after is not None and error.retry_after > policy.max_retry_after:
-            error = _too_long_to_wait(error, policy)
-            break
-        sleep(_delay(policy, attempt, error.retry_after))
+    with call_bounds(policy.deadline, max_bytes):
+        for attempt in range(1, attempts + 1):
+            outcome = _attempt(request, interpret, describe)
+            if not isinstance(outcome, ProviderError):
+                return outcome
+            error = outcome
+            answer_lost = answer_lost or error.answer_lost
+            if not error.retryable or attempt == attempts:
+                break
+            if error.retry_after is not None and error.retry_after > policy.max_retry_after:
+                error = _too_long_to_wait(error, policy)
+                break
+            delay = _delay(policy, attempt, error.retry_after)
+            stop = _why_not_retry(delay, policy)
+            if stop:
+                error = _ended(error, stop)
+                break
+            (sleep or _stopping.wait)(delay)
     if answer_lost and not error.answer_lost:
         error.answer_lost = True
     raise error
+
+
+def _attempt(
+    request: Callable[[], httpx.Response],
+    interpret: Callable[[httpx.Response], T],
+    describe: str,
+) -> T | ProviderError:
+    """One attempt: the interpreted answer, or the error it ended in (never raised here)."""
+    import httpx
+
+    try:
+        return interpret(request())
+    except httpx.ConnectError as exc:
+        return ProviderError(f"{describe}: cannot connect ({_reason(exc)})", retryable=True)
+    except httpx.TimeoutException as exc:
+        sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+        return ProviderError(
+            f"{describe}: timed out ({type(exc).__name__})", retryable=True, answer_lost=sent
+        )
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+        return ProviderError(
+            f"{describe}: connection dropped ({_reason(exc)})", retryable=True, answer_lost=True
+        )
+    except AnswerTooLarge as exc:
+        return ProviderError(
+            f"{describe}: the answer is larger than {exc.limit // (1024 * 1024)} MiB, more than "
+            "any answer this call should have; it was not read",
+            answer_lost=True,
+        )
+    except httpx.HTTPError as exc:
+        # Not its text: a LocalProtocolError quotes the offending header, the API key.
+        return ProviderError(f"{describe}: HTTP failure ({type(exc).__name__})")
+    except ProviderError as exc:
+        return exc
+
+
+def _why_not_retry(delay: float, policy: RetryPolicy) -> str | None:
+    """Why the next attempt will not happen: a stop was asked for, or no time is left."""
+    if _stopping.is_set():
+        return "not retried: reconciler is stopping"
+    left = time_left()
+    if left is not None and delay >= left:
+        return f"gave up after the call's {policy.deadline:.0f}s deadline"
+    return None
+
+
+def _ended(error: ProviderError, why: str) -> ProviderError:
+    message = str(error).removesuffix(f" (Trace-Id {error.trace_id})" if error.trace_id else "")
+    return ProviderError(
+        f"{message}; {why}",
+        code=error.code,
+        trace_id=error.trace_id,
+        answer_lost=error.answer_lost,
+        retry_after=error.retry_after,
+    )
 
 
 def http_status_error(response: httpx.Response, describe: str, detail: str = "") -> ProviderError:
@@ -129,19 +200,24 @@ def parse_json(response: httpx.Response, describe: str, *, money: bool = False) 
     money stays exact from the wire to the screen.
     """
     try:
-        if money:
-            return json.loads(response.content, parse_float=Decimal)
-        return response.json()
+        value = json.loads(response.content, parse_float=Decimal) if money else response.json()
     except (ValueError, RecursionError):
         return _malformed(response, describe)
+    if too_deep(value):
+        return _malformed(response, describe)
+    return value
 
 
 def _malformed(response: httpx.Response, describe: str) -> Any:
-    kind = response.headers.get("Content-Type", "no content type")
+    """A garbled answer (truncated, an HTML error page, nested past reason) is retried: a
+    read or a status write is safe to repeat, and a repeated create is refused as a
+    duplicate (no twin), which reports the account as created without its id."""
+    kind = response.headers.get("Content-Type", "no content type")[:60]
     raise ProviderError(
         f"{describe}: the provider's answer is not valid JSON (HTTP {response.status_code}, {kind}, "
         f"{len(response.content)} bytes)",
         trace_id=response.headers.get("Trace-Id"),
+        retryable=response.is_success,
         # A 2xx says the call ran: what it created or issued is in an answer we cannot read.
         answer_lost=response.is_success,
     )
@@ -166,15 +242,10 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def _too_long_to_wait(error: ProviderError, policy: RetryPolicy) -> ProviderError:
     """Retrying before the provider allows would only be refused again: stop and say when."""
-    message = str(error).removesuffix(f" (Trace-Id {error.trace_id})" if error.trace_id else "")
-    return ProviderError(
-        f"{message}; the provider asks to wait {error.retry_after:.0f}s before retrying, longer than "
+    return _ended(
+        error,
+        f"the provider asks to wait {error.retry_after:.0f}s before retrying, longer than "
         f"reconciler waits ({policy.max_retry_after:.0f}s): run again later",
-        code=error.code,
-        trace_id=error.trace_id,
-        retryable=False,
-        answer_lost=error.answer_lost,
-        retry_after=error.retry_after,
     )
 
 

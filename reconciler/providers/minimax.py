@@ -163,8 +163,7 @@ class MinimaxProvider:
         def interpret(response: httpx.Response) -> dict[str, Any]:
             return self._interpret(response, what)
 
-        extra = {"sleep": self._sleep} if self._sleep else {}
-        return send(self._client, request, interpret, what, self._policy, **extra)
+        return send(self._client, request, interpret, what, self._policy, sleep=self._sleep)
 
     def _interpret(self, response: httpx.Response, what: str) -> dict[str, Any]:
         trace_id = response.headers.get("Trace-Id")

@@ -33,11 +33,13 @@ FAULT_KINDS = frozenset(
         "drop_before",
         "drop_after",
         "malformed",
+        "drip",  # the call runs; its answer then arrives one byte every ``delay`` seconds
+        "oversize",  # in place of the call: a 200 whose body is ``size`` bytes long
     }
 )
 # Kinds that answer in place of the call, and kinds that answer (or drop) after it ran.
-REPLACING_KINDS = frozenset({"http_status", "base_resp", "malformed", "drop_before"})
-AFTER_KINDS = frozenset({"http_status_after", "drop_after"})
+REPLACING_KINDS = frozenset({"http_status", "base_resp", "malformed", "drop_before", "oversize"})
+AFTER_KINDS = frozenset({"http_status_after", "drop_after", "drip"})
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Fault:
     delay: float
     times: int | None
     pattern: re.Pattern[str]
+    size: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         """Match method (or ``*``) and the whole path, ignoring the query string."""
@@ -71,6 +74,7 @@ def make_fault(
     message: str | None = None,
     delay: float = 0.0,
     times: int | None = 1,
+    size: int = 0,
 ) -> Fault:
     """Validate and build a Fault, so a typo in a test fails loudly instead of never firing."""
     if kind not in FAULT_KINDS:
@@ -93,6 +97,8 @@ def make_fault(
         raise ValueError(f"fault delay must be a non-negative number, got {delay!r}")
     if times is not None and (not _is_int(times) or times < 0):
         raise ValueError(f"fault times must be a non-negative integer or None, got {times!r}")
+    if not _is_int(size) or not 0 <= size <= _MAX_SIZE:
+        raise ValueError(f"fault size must be 0 to {_MAX_SIZE} bytes, got {size!r}")
     return Fault(
         method=method.upper(),
         path=path,
@@ -104,6 +110,7 @@ def make_fault(
         delay=float(delay),
         times=times,
         pattern=pattern,
+        size=size,
     )
 
 
@@ -178,6 +185,9 @@ def fault_reply(fault: Fault, emulator: Emulator) -> Reply:
     """
     if fault.kind == "malformed":
         return Reply(status=200, body=emulator.malformed_body)
+    if fault.kind == "oversize":
+        padding = max(0, fault.size - 8)
+        return Reply(status=200, body=b'{"x": "' + b"x" * padding + b'"}')
     if fault.kind == "base_resp":
         reply = emulator.in_band_error_reply(fault.code, fault.message)
         if reply is None:
@@ -190,6 +200,14 @@ def fault_reply(fault: Fault, emulator: Emulator) -> Reply:
         headers = {**reply.headers, "Retry-After": _format_seconds(fault.retry_after)}
         return replace(reply, headers=headers)
     raise ValueError(f"fault kind {fault.kind!r} does not replace the answer")
+
+
+def dripping(reply: Reply, fault: Fault) -> Reply:
+    """The emulator's own answer, to be sent one byte every ``fault.delay`` seconds."""
+    return replace(reply, drip=fault.delay)
+
+
+_MAX_SIZE = 512 * 1024 * 1024
 
 
 def _format_seconds(seconds: float) -> str:

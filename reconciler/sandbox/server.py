@@ -26,6 +26,7 @@ from reconciler.sandbox.faults import (
     REPLACING_KINDS,
     FaultSet,
     check_in_band,
+    dripping,
     fault_reply,
     make_fault,
 )
@@ -163,6 +164,7 @@ class Sandbox:
         message: str | None = None,
         delay: float = 0.0,
         times: int | None = 1,
+        size: int = 0,
     ) -> None:
         """Inject a fault on requests matching method (``*`` = any) and full path regex.
 
@@ -181,6 +183,7 @@ class Sandbox:
             message=message,
             delay=delay,
             times=times,
+            size=size,
         )
         check_in_band(fault, self._emulators)
         self._faults.add(fault)
@@ -289,6 +292,8 @@ class Sandbox:
         elif fault is not None and fault.kind in REPLACING_KINDS:
             return None if fault.kind == "drop_before" else fault_reply(fault, owner)
         reply = self._call(owner, request)
+        if fault is not None and fault.kind == "drip":
+            return dripping(reply, fault)
         if fault is not None and fault.kind in AFTER_KINDS:
             return None if fault.kind == "drop_after" else fault_reply(fault, owner)
         return reply

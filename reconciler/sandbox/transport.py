@@ -15,6 +15,7 @@ import secrets
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -149,7 +150,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(reply.body)
+        if reply.drip <= 0:
+            self.wfile.write(reply.body)
+            return
+        for index in range(len(reply.body)):  # a provider that drips its answer
+            try:
+                self.wfile.write(reply.body[index : index + 1])
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up
+            time.sleep(reply.drip)
 
     def _drop(self) -> None:
         """Close without a byte of answer, as a lost connection looks to the client."""

@@ -45,6 +45,7 @@ class Reply:
     status: int = 200
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    drip: float = 0.0  # > 0: send the body one byte every ``drip`` seconds (a fault)
 
 
 def json_reply(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Reply:
