@@ -15,7 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.billing.report import MoneyReport
 
 DEFAULT_STATE_PATH = "state/reconciler.json"
 DEFAULT_KEY_ENV = "RECONCILER_SECRET_KEY"
@@ -87,6 +90,7 @@ class MinimaxGroup:
     api_key_env: str
     base_url: str = DEFAULT_MINIMAX_URL
     sub_accounts: tuple[DesiredSubAccount, ...] = ()
+    unmanaged: str = "warn"  # what an unmanaged spender in the bills is: "warn" or "fail" (drift)
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,8 @@ class Plan:
 
     ``live`` holds what the refresh read (by address, as JSON), so ``apply FILE`` can refuse
     a plan whose live values moved since; ``refreshed`` is False after ``--no-refresh``.
+    ``money`` holds the bills and credits read, and the guard rails judged (None when
+    nothing was read).
     """
 
     changes: tuple[Change, ...] = ()
@@ -246,6 +252,7 @@ class Plan:
     created_at: str = ""
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     refreshed: bool = False
+    money: MoneyReport | None = None
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}
@@ -256,6 +263,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def drifted(self) -> bool:
+        """Drift that no change fixes: an unmanaged spender under ``unmanaged: fail``."""
+        return self.money is not None and self.money.drifted
 
 
 def _iso(moment: datetime | None) -> str | None:

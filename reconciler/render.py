@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from reconciler.model import Action, Change, Plan
+from reconciler.render_money import money_markdown, money_text
 from reconciler.resources import kind_of
 
 FORMAT_VERSION = 2
@@ -49,13 +50,14 @@ def render_text(plan: Plan) -> str:
         lines.append("")
     if not plan.changes:
         lines.append("No changes. The recorded state matches the configuration.")
-        return "\n".join(lines) + "\n"
-    lines.append("reconciler will perform the following actions:")
-    lines.append("")
-    for change in plan.changes:
-        lines.extend(_text_change(change))
+    else:
+        lines.append("reconciler will perform the following actions:")
         lines.append("")
-    lines.append(summary_line(plan))
+        for change in plan.changes:
+            lines.extend(_text_change(change))
+            lines.append("")
+        lines.append(summary_line(plan))
+    lines.extend(money_text(plan))
     return "\n".join(lines) + "\n"
 
 
@@ -82,7 +84,7 @@ def render_markdown(plan: Plan) -> str:
         lines.append("")
     if not plan.changes:
         lines.append("**No changes.** The recorded state matches the configuration.")
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, *money_markdown(plan)]) + "\n"
     lines.extend(
         [
             f"**{summary_line(plan)}**",
@@ -99,7 +101,7 @@ def render_markdown(plan: Plan) -> str:
         lines.append(
             f"| {action} | {_md_code(change.address)} | {_md(detail)} | {_md(change.reason)} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *money_markdown(plan)]) + "\n"
 
 
 # Characters that make Markdown out of text: a name like "x [click](https://evil)" must
@@ -133,6 +135,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "refreshed": plan.refreshed,
         "live": plan.live,
+        "money": plan.money.to_json() if plan.money else None,
     }
 
 

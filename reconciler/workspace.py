@@ -31,6 +31,7 @@ from reconciler.state import LocalBackend, StateDocument
 
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
+    from reconciler.billing.report import MoneyReport
 
 
 @dataclass
@@ -60,7 +61,11 @@ class Workspace:
         return LocalBackend(self.state_settings.path)
 
     def credentials(self) -> dict[str, str]:
-        return resolve_env(required_env(self.config), self.environ)
+        """Every variable the config needs: the kinds' and the money reads' (bills, credits)."""
+        from reconciler.billing.read import money_credentials
+
+        names = [*required_env(self.config), *money_credentials(self.config)]
+        return resolve_env(names, self.environ)
 
     def secret_store(self) -> SecretStore | None:
         """The encrypted store when a key is set; None when there is no key."""
@@ -176,11 +181,24 @@ def load_saved_plan(path: str) -> Plan:
             created_at=data.get("created_at", ""),
             live=data["live"],
             refreshed=data["refreshed"],
+            money=_saved_money(data.get("money"), path),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
     live_from_json(plan.live, plan.refreshed, path)  # every live value reads back
     return plan
+
+
+def _saved_money(data: Any, path: str) -> MoneyReport | None:
+    """The money a saved plan carries (None when it was made without a refresh)."""
+    if data is None:
+        return None
+    from reconciler.billing.report import report_from_json
+
+    try:
+        return report_from_json(data)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise PlanError(f"{path}: its money figures do not read back ({exc})") from None
 
 
 def accept_saved_plan(
@@ -231,7 +249,8 @@ def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, 
         made_at = None
     if made_at is None or made_at.tzinfo is None:
         raise PlanError(f"the saved plan {path} has no valid created_at time. Run plan again.")
-    live = live_from_json(plan.live, plan.refreshed, path)
+    money = plan.money.read if plan.money else None
+    live = live_from_json(plan.live, plan.refreshed, path, money)
     fresh = make_plan(
         desired, state.records(), made_at, live=live, lineage=state.lineage, serial=state.serial
     )
