@@ -20,11 +20,10 @@ from reconciler.errors import ProviderError
 from reconciler.model import Desired, Status
 from reconciler.providers.http import (
     DEFAULT_POLICY,
+    ProviderClient,
     RetryPolicy,
     http_status_error,
-    new_client,
     parse_json,
-    send,
 )
 from reconciler.providers.minimax_bills import BillRow, UnreadableRow, month_chunks, read_bill_row
 
@@ -47,7 +46,7 @@ class CreatedSubAccount:
     token: str = field(repr=False)
 
 
-class MinimaxProvider:
+class MinimaxProvider(ProviderClient):
     """Calls for one group (``GroupId``) with one API key."""
 
     def __init__(
@@ -61,16 +60,10 @@ class MinimaxProvider:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.base_url = base_url
+        super().__init__(base_url, policy, client, sleep)
         self.group_id = group_id
         self.api_key_env = api_key_env
         self._api_key = api_key
-        self._policy = policy
-        self._client = client or new_client(base_url, policy)
-        self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     def create(self, name: str) -> CreatedSubAccount:
         answer = self._call(
@@ -174,8 +167,7 @@ class MinimaxProvider:
         def interpret(response: httpx.Response) -> dict[str, Any]:
             return self._interpret(response, what, money)
 
-        extra = {"sleep": self._sleep} if self._sleep else {}
-        return send(self._client, request, interpret, what, self._policy, **extra)
+        return self._send(request, interpret, what)
 
     def _interpret(self, response: httpx.Response, what: str, money: bool) -> dict[str, Any]:
         trace_id = response.headers.get("Trace-Id")

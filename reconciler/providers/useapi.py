@@ -22,11 +22,10 @@ from reconciler.errors import ProviderError
 from reconciler.model import Desired
 from reconciler.providers.http import (
     DEFAULT_POLICY,
+    ProviderClient,
     RetryPolicy,
     http_status_error,
-    new_client,
     parse_json,
-    send,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ class Credits:
         return sum(soon, Decimal(0))
 
 
-class UseapiProvider:
+class UseapiProvider(ProviderClient):
     """Credit reads with one useapi.net token (a ``useapi.ALIAS`` section)."""
 
     def __init__(
@@ -62,16 +61,10 @@ class UseapiProvider:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.base_url = base_url
+        super().__init__(base_url, policy, client, sleep)
         self.token_env = token_env
         self.alias = alias
         self._token = token
-        self._policy = policy
-        self._client = client or new_client(base_url, policy)
-        self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     def credits(self, account: str | None) -> Credits:
         """The credits of ``account`` (None: the token's only account)."""
@@ -86,8 +79,7 @@ class UseapiProvider:
         def interpret(response: httpx.Response) -> Credits:
             return self._interpret(response, what)
 
-        extra = {"sleep": self._sleep} if self._sleep else {}
-        return send(self._client, request, interpret, what, self._policy, **extra)
+        return self._send(request, interpret, what)
 
     def _interpret(self, response: httpx.Response, what: str) -> Credits:
         if not response.is_success:

@@ -23,11 +23,10 @@ from reconciler.model import Desired
 from reconciler.providers import xai_billing
 from reconciler.providers.http import (
     DEFAULT_POLICY,
+    ProviderClient,
     RetryPolicy,
     http_status_error,
-    new_client,
     parse_json,
-    send,
 )
 from reconciler.providers.xai_billing import (
     CENT,
@@ -60,7 +59,7 @@ class SpendingLimits:
     override: Decimal | None = None
 
 
-class XaiProvider:
+class XaiProvider(ProviderClient):
     """Billing calls for one team with one management key."""
 
     def __init__(
@@ -74,16 +73,10 @@ class XaiProvider:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.base_url = base_url
+        super().__init__(base_url, policy, client, sleep)
         self.team_id = team_id
         self.key_env = key_env
         self._key = management_key
-        self._policy = policy
-        self._client = client or new_client(base_url, policy)
-        self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     def spending_limits(self) -> SpendingLimits:
         what = "read spending limits"
@@ -180,8 +173,7 @@ class XaiProvider:
         def interpret(response: httpx.Response) -> dict[str, Any]:
             return self._interpret(response, what)
 
-        extra = {"sleep": self._sleep} if self._sleep else {}
-        return send(self._client, request, interpret, what, self._policy, **extra)
+        return self._send(request, interpret, what)
 
     def _interpret(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if not response.is_success:

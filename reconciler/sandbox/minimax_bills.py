@@ -18,16 +18,17 @@ the real limit is not documented, so the sandbox makes clients split long ranges
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from reconciler.sandbox.admin import parse_day
 
 MAIN_ACCOUNT = "主账号"
 MAIN_TOKEN_NAME = "默认Token"
 MAX_RANGE_DAYS = 31
 
 _CASH = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,4})?")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # The seed's own example answer, verbatim: its trailing comma after the last row makes it
 # invalid JSON, which is what the ``malformed`` fault answers on MiniMax paths.
@@ -169,7 +170,7 @@ def spend_row(
         raise ValueError(f"tokens must be a non-negative integer, got {tokens!r}")
     if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
         raise ValueError(f"hour must be an integer from 0 to 23, got {hour!r}")
-    when = _day(day) if day is not None else datetime.fromtimestamp(now, UTC).date()
+    when = parse_day(day) if day is not None else datetime.fromtimestamp(now, UTC).date()
     created = int(datetime(when.year, when.month, when.day, hour, tzinfo=UTC).timestamp())
     return bill_row(group_id, account_name, created, cash, tokens, model, method)
 
@@ -184,12 +185,3 @@ def check_row(row: dict[str, Any]) -> None:
         raise ValueError("a bill row needs created_at (unix seconds)") from exc
     except (TypeError, ValueError, InvalidOperation) as exc:
         raise ValueError(f"bad bill row: {exc}") from exc
-
-
-def _day(value: object) -> date:
-    if isinstance(value, str) and _DAY.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"day must be a YYYY-MM-DD string, got {value!r}")
