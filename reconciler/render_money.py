@@ -15,6 +15,8 @@ from reconciler.billing.report import MoneyReport, SectionMoney
 from reconciler.columns import pad, width
 from reconciler.model import Plan
 
+HELD_BUDGET_ROWS = 20  # a pull-request comment lists every broken budget, held ones up to this
+
 
 def money_text(plan: Plan) -> list[str]:
     """Lines to end a text plan with; none when no money was read."""
@@ -49,7 +51,7 @@ def money_markdown(plan: Plan) -> list[str]:
         for s in report.sections:
             cells = (_spent(s), _credit(s), _limit(s), s.note)
             lines.append(f"| {_md_code(s.section)} | " + " | ".join(_md(c) for c in cells) + " |")
-    budgets = [rail for rail in report.guard_rails if rail.rule == BUDGET]
+    budgets, untold = _budgets_worth_a_row(report)
     if budgets:
         lines += ["", "| budgeted sub-account | month to date | budget | |", "|---|---|---|---|"]
         for rail in budgets:
@@ -57,7 +59,23 @@ def money_markdown(plan: Plan) -> list[str]:
             lines.append(
                 f"| {_md_code(rail.subject)} | " + " | ".join(_md(f) for f in figures) + " |"
             )
+    if untold:
+        lines += ["", f"... and {untold} more budgets held (`reconciler check` lists them all)."]
     return lines
+
+
+def _budgets_worth_a_row(report: MoneyReport) -> tuple[list[GuardRail], int]:
+    """Every broken budget, then the held ones closest to their limit, up to a table a
+    reviewer reads; and how many were left out."""
+    budgets = [rail for rail in report.guard_rails if rail.rule == BUDGET]
+    broken = [rail for rail in budgets if rail.status != HELD]
+    held = sorted(
+        (rail for rail in budgets if rail.status == HELD),
+        key=lambda rail: rail.figure / rail.threshold if rail.threshold else rail.figure,
+        reverse=True,
+    )
+    shown = held[: max(0, HELD_BUDGET_ROWS - len(broken))]
+    return broken + shown, len(held) - len(shown)
 
 
 def _period(report: MoneyReport) -> str:

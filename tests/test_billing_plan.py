@@ -363,3 +363,22 @@ def test_the_period_is_the_calendar_month_through_the_day_read() -> None:
     read = dataclasses.replace(money(), through=date(2026, 2, 28))
     text = render_text(plan(config(), {}, read))
     assert "Money, month to date (2026-02-01 .. 2026-02-28):" in text
+
+
+def test_a_pull_request_lists_every_broken_budget_and_only_the_held_ones_closest_to_their_limit() -> (
+    None
+):
+    accounts = [want(f"a{i:02d}", "10.00") for i in range(30)]
+    recorded = {k: v for i in range(30) for k, v in record(f"a{i:02d}").items()}
+    spend = {f"a{i:02d}": (str(i / 10 if i else 11), "0") for i in range(30)}  # a00 is over
+    markdown = render_markdown(plan(config(*accounts), recorded, money(**spend)))
+
+    rows = [
+        line
+        for line in markdown.splitlines()
+        if line.startswith('| `minimax.cn-main.sub_account["a')
+    ]
+    assert len(rows) == 20
+    assert rows[0].endswith("| 11.00 | 10.00 | broken |")
+    assert '["a29"]' in rows[1]  # the held budget closest to its limit comes first
+    assert "... and 10 more budgets held" in markdown

@@ -364,3 +364,18 @@ def test_check_without_guard_rails_says_how_to_set_one_and_exits_0(workdir: Any)
     workdir.config("- name: ci-bot\n")
     result = workdir.run("check")
     assert result.code == 0 and "No guard rails are set" in result.stdout
+
+
+def test_importing_an_unmanaged_spender_makes_it_managed(workdir: Any) -> None:
+    made = workdir.sandbox.create_minimax_sub_account(GROUP, "临时工")
+    spend(workdir, "临时工", "0.5000")
+    setup(workdir, "- name: 临时工\n", unmanaged="fail")
+    assert workdir.run("plan", "--detailed-exitcode").code == 2
+
+    imported = workdir.run("import", TEMP, made["subject_id"])
+    assert imported.code == 0, imported.output
+    after = workdir.run("plan", "--format", "json")
+    rails = json.loads(after.stdout)["money"]["guard_rails"]
+    assert [r for r in rails if r["rule"] == "unmanaged"] == []
+    rows = json.loads(workdir.run("usage", "--format", "json").stdout)["sections"][0]["rows"]
+    assert {row["key"]: row["role"] for row in rows}["临时工"] == "managed"

@@ -95,16 +95,18 @@ def make_report(
 
 def _sections(config: Desired, money: Money, rails: list[GuardRail]) -> list[SectionMoney]:
     rows = []
+    strangers: dict[str, list[Decimal]] = {}  # section -> unmanaged spenders' figures
+    for rail in rails:
+        if rail.rule == UNMANAGED:
+            strangers.setdefault(rail.subject.split(".sub_account[")[0], []).append(rail.figure)
     for alias, group in money.minimax.items():
         notes = []
         main = group.spenders.get(MAIN_ACCOUNT)
         if main is not None and main.month:
             notes.append(f"main account {show(main.month, 'cash')}")
-        unmanaged = [
-            r for r in rails if r.rule == UNMANAGED and r.subject.startswith(f"minimax.{alias}.")
-        ]
+        unmanaged = strangers.get(f"minimax.{alias}", [])
         if unmanaged:
-            total = sum((r.figure for r in unmanaged), Decimal(0))
+            total = sum(unmanaged, Decimal(0))
             notes.append(f"{len(unmanaged)} unmanaged spender(s) {show(total, 'cash')}")
         rows.append(SectionMoney(f"minimax.{alias}", "cash", group.month, note="; ".join(notes)))
     for alias, team in money.xai.items():
