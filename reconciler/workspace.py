@@ -111,8 +111,8 @@ class Workspace:
         )
 
     def refresh(self, state: StateDocument, now: datetime, *, values_only: bool = False) -> Live:
-        """Read live provider state; ``values_only`` skips kinds that have no live values
-        (MiniMax's access check), as ``apply FILE`` needs only the values to compare."""
+        """Read live provider state and money; ``values_only`` reads only the kinds that have
+        live values (no money, no bills), as ``apply FILE`` needs only the values to compare."""
         from reconciler.providers.pool import ProviderPool
 
         pool = ProviderPool(self.config, self.credentials())
