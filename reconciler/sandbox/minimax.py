@@ -20,15 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.sandbox.admin import admin_action
 from reconciler.sandbox.emulator import Emulator, bearer_token, status_phrase
 from reconciler.sandbox.minimax_bills import (
     MAIN_ACCOUNT,
-    MAX_RANGE_DAYS,
     SEED_BILL_EXAMPLE,
+    bill_window,
+    bills_answer,
     check_row,
     default_rows,
     spend_row,
@@ -42,9 +41,7 @@ AUTH_FAIL_MESSAGE = (
     "login fail: Please carry the API secret key in the 'Authorization' field of the request header"
 )
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DAY = re.compile(r"\d{8}")
 _SUBJECT = r"(?P<subject_id>[^/]+)"
-_GROUP = r"(?P<group_id>[^/]+)"
 
 # Messages for the codes on MiniMax's error page, used when a fault gives no message.
 _CODE_MESSAGES = {
@@ -164,28 +161,10 @@ class MiniMaxEmulator(Emulator):
         return _base_resp(code, message or _CODE_MESSAGES.get(code, "error"))
 
     def admin_routes(self) -> Sequence[Route]:
-        """``/_sandbox/minimax/{group}/...``: ``sub_accounts`` (GET lists, POST creates one
-        behind the tool's back), ``bills`` (POST a raw row), ``spend`` (POST spend by name)."""
+        """``/_sandbox/minimax/{group}/...``, mirroring the test controls below."""
+        from reconciler.sandbox.minimax_admin import minimax_admin_routes
 
-        def sub_accounts(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-            return {"sub_accounts": self.accounts(request.params["group_id"])}
-
-        def create(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-            return self.create_sub_account(request.params["group_id"], **body)
-
-        def add_bill(request: Request, body: dict[str, Any]) -> None:
-            self.add_bill(request.params["group_id"], body)
-
-        def spend(request: Request, body: dict[str, Any]) -> None:
-            self.spend(request.params["group_id"], **body)
-
-        prefix = rf"/_sandbox/minimax/{_GROUP}"
-        return (
-            route("GET", rf"{prefix}/sub_accounts", admin_action(sub_accounts, ok=False)),
-            route("POST", rf"{prefix}/sub_accounts", admin_action(create)),
-            route("POST", rf"{prefix}/bills", admin_action(add_bill)),
-            route("POST", rf"{prefix}/spend", admin_action(spend)),
-        )
+        return minimax_admin_routes(self)
 
     # -- inspection and changes for tests and the admin endpoints (not in the real API) --
 
@@ -334,28 +313,8 @@ class MiniMaxEmulator(Emulator):
         return _success(token=account.token)
 
     def _bills(self, request: Request, group: _Group, group_id: str) -> Reply:
-        start = _day_start(request.query.get("start_date"), "start_date")
-        end = _day_start(request.query.get("end_date"), "end_date") + 86_399
-        if start > end:
-            raise _Refusal(2013, "invalid params, start_date is after end_date")
-        if end - start >= MAX_RANGE_DAYS * 86_400:
-            raise _Refusal(2013, f"invalid params, the date range exceeds {MAX_RANGE_DAYS} days")
-        rows = [dict(row) for row in group.bills if start <= int(row["created_at"]) <= end]
-        return _success(
-            bill_list=rows,
-            total_cash=sum(
-                float(row.get("consume_cash", 0)) for row in rows
-            ),  # a float, as MiniMax's
-            total_token=sum(int(row.get("consume_token", 0)) for row in rows),
-        )
-
-
-def _day_start(value: str | None, name: str) -> int:
-    """Unix seconds of 00:00 UTC on a ``YYYYMMDD`` day; refuse anything else with 2013."""
-    if value is None or not _DAY.fullmatch(value):
-        raise _Refusal(2013, f"invalid params, {name}")
-    try:
-        day = datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise _Refusal(2013, f"invalid params, {name}") from exc
-    return int(day.timestamp())
+        try:
+            start, end = bill_window(request.query.get("start_date"), request.query.get("end_date"))
+        except ValueError as exc:
+            raise _Refusal(2013, str(exc)) from None
+        return _success(**bills_answer(group.bills, start, end))

@@ -28,6 +28,7 @@ MAIN_ACCOUNT = "主账号"
 MAIN_TOKEN_NAME = "默认Token"
 MAX_RANGE_DAYS = 31
 
+_YMD = re.compile(r"[0-9]{8}")
 _CASH = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,4})?")
 
 # The seed's own example answer, verbatim: its trailing comma after the last row makes it
@@ -173,6 +174,38 @@ def spend_row(
     when = parse_day(day) if day is not None else datetime.fromtimestamp(now, UTC).date()
     created = int(datetime(when.year, when.month, when.day, hour, tzinfo=UTC).timestamp())
     return bill_row(group_id, account_name, created, cash, tokens, model, method)
+
+
+def bill_window(start_date: str | None, end_date: str | None) -> tuple[int, int]:
+    """Unix seconds from 00:00 UTC of ``start_date`` to the end of ``end_date`` (``YYYYMMDD``);
+    ValueError with the ``status_msg`` MiniMax's code 2013 would carry."""
+    start = _day_start(start_date, "start_date")
+    end = _day_start(end_date, "end_date") + 86_399
+    if start > end:
+        raise ValueError("invalid params, start_date is after end_date")
+    if end - start >= MAX_RANGE_DAYS * 86_400:
+        raise ValueError(f"invalid params, the date range exceeds {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def bills_answer(rows: list[dict[str, Any]], start: int, end: int) -> dict[str, Any]:
+    """The answer's fields for the rows in ``[start, end]``; ``total_cash`` a float, as MiniMax's."""
+    found = [dict(row) for row in rows if start <= int(row["created_at"]) <= end]
+    return {
+        "bill_list": found,
+        "total_cash": sum(float(row.get("consume_cash", 0)) for row in found),
+        "total_token": sum(int(row.get("consume_token", 0)) for row in found),
+    }
+
+
+def _day_start(value: str | None, name: str) -> int:
+    if value is None or not _YMD.fullmatch(value):
+        raise ValueError(f"invalid params, {name}")
+    try:
+        day = datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"invalid params, {name}") from None
+    return int(day.timestamp())
 
 
 def check_row(row: dict[str, Any]) -> None:
