@@ -26,6 +26,7 @@ from reconciler.providers.minimax_bills import MAIN_ACCOUNT
 
 if TYPE_CHECKING:
     from reconciler.providers.pool import ProviderPool
+    from reconciler.providers.xai import XaiProvider
 
 MANAGED, MAIN, UNMANAGED = "managed", "main account", "unmanaged"
 
@@ -129,46 +130,38 @@ def _xai(
         key = {"account": alias, "model": point.key, "day": point.day.isoformat()}[by]
         sums[key] = sums.get(key, ZERO) + point.usd
     rows = tuple(UsageRow(key, amount) for key, amount in sorted(sums.items()))
-    preview = client.invoice_preview()
-    cycle = (
-        f"{preview.year:04d}-{preview.month:02d}"
-        if preview.year and preview.month
-        else f"{now:%Y-%m}"
-    )
-    facts = [
-        Fact("prepaid_credit", "prepaid credit left", client.prepaid_credit(), "usd"),
-        Fact("invoice_preview", f"invoice so far, {cycle}", preview.amount, "usd"),
-    ]
-    for invoice in client.invoices(span[0].replace(day=1)):
-        if (
-            invoice.year is None
-            or invoice.month is None
-            or date(invoice.year, invoice.month, 1) <= span[1]
-        ):
-            month = (
-                f"{invoice.year:04d}-{invoice.month:02d}" if invoice.year and invoice.month else "?"
-            )
-            label = (
-                f"invoice {month} {invoice.number} ({invoice.status.lower() or 'status unknown'})"
-            )
-            facts.append(Fact("invoice", label, invoice.total, "usd"))
-    notes = (
-        ("partial: xAI answered limitReached, so some series were left off these figures",)
-        if usage.partial
-        else ()
-    )
-    total = sum((row.amount for row in rows), ZERO)
+    notes = ("partial: xAI answered limitReached, so some series were left off these figures",)
     return UsageSection(
         "xai",
         f"xai.{alias}",
         f"team {client.team_id}",
         "usd",
         rows,
-        total,
-        None,
-        tuple(facts),
-        notes,
+        sum((row.amount for row in rows), ZERO),
+        facts=tuple(_xai_facts(client, span, now)),
+        notes=notes if usage.partial else (),
     )
+
+
+def _xai_facts(client: XaiProvider, span: tuple[date, date], now: datetime) -> list[Fact]:
+    """Prepaid credit, this cycle's invoice so far, and the invoices of the range's months."""
+    preview = client.invoice_preview()
+    cycle = _cycle(preview.year, preview.month) if preview.year else f"{now:%Y-%m}"
+    facts = [
+        Fact("prepaid_credit", "prepaid credit left", client.prepaid_credit(), "usd"),
+        Fact("invoice_preview", f"invoice so far, {cycle}", preview.amount, "usd"),
+    ]
+    for invoice in client.invoices(span[0].replace(day=1)):
+        if invoice.year and invoice.month and date(invoice.year, invoice.month, 1) > span[1]:
+            continue
+        status = invoice.status.lower() or "status unknown"
+        label = f"invoice {_cycle(invoice.year, invoice.month)} {invoice.number} ({status})"
+        facts.append(Fact("invoice", label, invoice.total, "usd"))
+    return facts
+
+
+def _cycle(year: int | None, month: int | None) -> str:
+    return f"{year:04d}-{month:02d}" if year and month else "(no billing cycle)"
 
 
 def _useapi(

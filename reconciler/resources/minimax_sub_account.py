@@ -13,11 +13,11 @@ check), and a budget exceeded this month turns into an ``update`` to ``disabled`
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from reconciler.billing.figures import Spend
 from reconciler.fields import (
     NULLABLE,
     REQUIRED,
@@ -189,6 +189,19 @@ def _compare(
         diff.changes.append(_create(account, reason))
         return
     spend = spend_of(account.alias, account.name, context)
+    shown = details(account, spend)
+    _update(account, record, spend, shown, diff)
+    _rotation(account, record, context.now, diff, shown)
+
+
+def _update(
+    account: DesiredSubAccount,
+    record: RecordedSubAccount,
+    spend: Spend | None,
+    shown: dict[str, Any] | None,
+    diff: Diff,
+) -> None:
+    """The status (as the config and the budget want it) and the protection."""
     status, why = wanted_status(account, record, spend, diff)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
@@ -207,11 +220,11 @@ def _compare(
         reasons.append(
             f"prevent_destroy {_text(record.prevent_destroy)} -> {_text(account.prevent_destroy)}"
         )
-    shown = details(account, spend)
     if after:
-        change = Change(account.address, Action.UPDATE, before, after, ", ".join(reasons))
-        diff.changes.append(dataclasses.replace(change, details=shown))
-    _rotation(account, record, context.now, diff, shown)
+        reason = ", ".join(reasons)
+        diff.changes.append(
+            Change(account.address, Action.UPDATE, before, after, reason, details=shown)
+        )
 
 
 def _rotation(
