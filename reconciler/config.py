@@ -260,7 +260,12 @@ def _minimax_group(alias: str, group: dict[str, Any]) -> MinimaxGroup:
     accounts = tuple(_sub_account(alias, a) for a in group.get("sub_accounts", []))
     extra = _base_url(group)
     return MinimaxGroup(
-        alias, group["group_id"], group["api_key_env"], sub_accounts=accounts, **extra
+        alias,
+        group["group_id"],
+        group["api_key_env"],
+        sub_accounts=accounts,
+        unmanaged=group.get("unmanaged", "warn"),
+        **extra,
     )
 
 

@@ -5,8 +5,11 @@ directory (pointed at that port), and runs the real commands in-process with thr
 keys: validate, plan, apply (three sub-accounts and an xAI spending limit), plan again (no
 changes), state list; then someone lowers the xAI limit in the console behind the tool's
 back and the nightly drift check catches it (exit 2); then a config edit rotates a token,
-and one apply fixes both. Everything it wrote is deleted at the end; nothing touches the
-current directory.
+and one apply fixes both. Last comes money: ci-bot spends past its budget and an account
+made in the MiniMax console spends too; ``usage`` shows who spent what, ``plan`` disables
+ci-bot and names the stranger, ``apply`` acts and ``check`` still reports the broken
+budget (exit 2). Everything it wrote is deleted at the end; nothing touches the current
+directory.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from reconciler.sandbox import Sandbox
 
 DRIFTED_CENTS = 25000  # what "someone in the console" sets the xAI limit to
+STRANGER = "临时工"  # an account "someone" makes in the MiniMax console
 
 # Each step: a command and the exit codes it may end with, or a change made by hand.
 STEPS: tuple[tuple[str, ...], ...] = (
@@ -36,12 +40,21 @@ STEPS: tuple[tuple[str, ...], ...] = (
     ("run", "apply", "--auto-approve"),
     ("run", "plan", "--detailed-exitcode"),
     ("run", "state", "list"),
-    ("console", "someone lowers the xAI spending limit to $250.00 in the xAI console"),
+    ("console", "someone lowers the xAI spending limit to $250.00 in the xAI console", "limit"),
     ("drift", "plan", "--detailed-exitcode"),
     ("edit", "ci-bot: token_generation 1 -> 2 (rotate its API token)"),
     ("run", "plan"),
     ("run", "apply", "--auto-approve"),
     ("run", "plan", "--detailed-exitcode"),
+    (
+        "console",
+        f"ci-bot spends 6.00 (its budget is 5.00); {STRANGER}, made in the console, spends 3.21",
+        "spend",
+    ),
+    ("run", "usage"),
+    ("run", "plan"),
+    ("run", "apply", "--auto-approve"),
+    ("broken", "check"),
 )
 
 
@@ -60,6 +73,7 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
     from reconciler.sandbox import (
         SANDBOX_MINIMAX_API_KEY,
         SANDBOX_MINIMAX_GROUP_ID,
+        SANDBOX_USEAPI_TOKEN,
         SANDBOX_XAI_MANAGEMENT_KEY,
         SANDBOX_XAI_TEAM_ID,
         Sandbox,
@@ -73,6 +87,7 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
         env = {
             "MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY,
             "XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY,
+            "USEAPI_TOKEN": SANDBOX_USEAPI_TOKEN,
             "RECONCILER_SECRET_KEY": generate_key(),
         }
         with _inside(workdir), _environment(env):
@@ -83,9 +98,9 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
                     continue
                 if step == "console":
                     say(f"\n# meanwhile, {args[0]}")
-                    sandbox.set_xai_soft_limit(SANDBOX_XAI_TEAM_ID, DRIFTED_CENTS)
+                    _behind_the_back(sandbox, args[1])
                     continue
-                expected = (2,) if step == "drift" else (0, None)
+                expected = (2,) if step in ("drift", "broken") else (0, None)
                 say(f"\n$ reconciler {' '.join(args)}")
                 code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
                 if code not in expected:
@@ -93,8 +108,23 @@ def run_demo(cli: click.Group, say: Callable[[str], None]) -> int:
                     return 1
                 if step == "drift":
                     say("(exit 2: the nightly drift check would fail here, and name the drift)")
+                if step == "broken":
+                    say("(exit 2: a guard rail is broken; ci-bot is disabled until next month)")
         _show_sandbox(sandbox, SANDBOX_MINIMAX_GROUP_ID, SANDBOX_XAI_TEAM_ID, say)
     return 0
+
+
+def _behind_the_back(sandbox: Sandbox, what: str) -> None:
+    """What "someone" does in a provider's console while reconciler is not looking."""
+    from reconciler.sandbox import SANDBOX_MINIMAX_GROUP_ID, SANDBOX_XAI_TEAM_ID
+
+    if what == "limit":
+        sandbox.set_xai_soft_limit(SANDBOX_XAI_TEAM_ID, DRIFTED_CENTS)
+        return
+    group = SANDBOX_MINIMAX_GROUP_ID
+    sandbox.add_minimax_spend(group, "ci-bot", "6.0000", model="MiniMax-M1", tokens=300_000)
+    sandbox.create_minimax_sub_account(group, STRANGER)
+    sandbox.add_minimax_spend(group, STRANGER, "3.2100", model="abab6.5s-chat", tokens=321_000)
 
 
 def _show_sandbox(

@@ -59,8 +59,10 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     _warnings(plan, out)
     if not plan.changes:
         out.add("**No changes.** The recorded state matches the configuration.")
+        _money(plan, out)
         return out.text()
     _summary(plan, out)
+    _money(plan, out)
     shown = _details(plan, out)
     _cut_note(len(plan.changes), shown, out)
     return out.text()
@@ -113,6 +115,20 @@ def _summary(plan: Plan, out: Budget) -> None:
             cells.append(str(sum(1 for c in changes if c.drift)))
         out.add(f"| {md_code(group)} | {' | '.join(cells)} |")
     out.add("")
+
+
+def _money(plan: Plan, out: Budget) -> None:
+    """The money table and the broken guard rails, before the details they may explain."""
+    from reconciler.render_money import money_markdown
+
+    lines = money_markdown(plan)
+    if not lines:
+        return
+    text = "\n".join(lines)
+    if out.fits(text, reserve=_CLOSING_RESERVE):
+        out.add(text)
+    else:
+        out.add("\n_The money table is too long for this comment: `reconciler check` lists it._")
 
 
 def _details(plan: Plan, out: Budget) -> int:

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.names import identity
+
+if TYPE_CHECKING:
+    from reconciler.billing.report import MoneyReport
 
 DEFAULT_STATE_PATH = "state/reconciler.json"
 DEFAULT_KEY_ENV = "RECONCILER_SECRET_KEY"
@@ -92,6 +95,7 @@ class MinimaxGroup:
     api_key_env: str
     base_url: str = DEFAULT_MINIMAX_URL
     sub_accounts: tuple[DesiredSubAccount, ...] = ()
+    unmanaged: str = "warn"  # what an unmanaged spender in the bills is: "warn" or "fail" (drift)
 
 
 @dataclass(frozen=True)
@@ -264,6 +268,8 @@ class Plan:
     a plan whose live values moved since; ``refreshed`` is False after ``--no-refresh``.
     ``config_files`` pin each config file by its digest, so ``apply FILE`` needs no ``-c``
     and names the files that changed.
+    ``money`` holds the bills and credits read, and the guard rails judged (None when
+    nothing was read).
     """
 
     changes: tuple[Change, ...] = ()
@@ -277,6 +283,7 @@ class Plan:
     unsafe: tuple[str, ...] = ()  # why the blast-radius guard refuses it without --force
     config_files: tuple[ConfigFile, ...] = ()  # relative to where plan ran
     working_directory: str | None = None  # a saved plan's: where plan ran, from the file's dir
+    money: MoneyReport | None = None
 
     def summary(self) -> dict[str, int]:
         counts = {action.value: 0 for action in Action}
@@ -287,6 +294,11 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def drifted(self) -> bool:
+        """Drift that no change fixes: an unmanaged spender under ``unmanaged: fail``."""
+        return self.money is not None and self.money.drifted
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -3,9 +3,11 @@
 No I/O and no clock of its own, so every case is a unit test. It knows nothing of what a
 resource is: for each kind in the registry it joins the desired and recorded resources
 by address with plain dicts and asks the kind to diff each address (with its live value,
-when the refresh read one). Errors any kind reports (a protected account removed from
-the config, a limit above the hard limit) stop the plan, unless ``--target`` leaves them
-out of scope. Changes are sorted by address, then by action.
+when the refresh read one). Then the money read is judged (``billing``): guard rails
+held or broken, unmanaged spenders warned about, the figures kept for the plan. Errors
+any kind reports (a protected account removed from the config, a limit above the hard
+limit) stop the plan, unless ``--target`` leaves them out of scope. Changes are sorted
+by address, then by action.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from reconciler.billing.rails import unevaluated
+from reconciler.billing.report import MoneyReport, make_report
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired, Plan, iso
 from reconciler.refresh import Live
-from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record
+from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record, known_spenders
 from reconciler.resources.base import Diff, DiffContext, Record
 from reconciler.safety import blast_radius
 from reconciler.targets import check_targets, matches
@@ -45,15 +49,12 @@ def make_plan(
     Raises ``PlanError`` when planning would be unsafe (every reason, each with its address).
     """
     live = live or Live()
-    context = DiffContext(desired, now, live.refreshed)
+    context = DiffContext(desired, now, live.refreshed, live.money)
     draft = Diff()
     for kind, records in _by_kind(recorded).items():
         draft.warnings.extend(kind.notes(desired))
         draft.extend(_diff_kind(kind, records, live, context))
-    if desired.useapi:
-        draft.warnings.append(
-            "useapi: credit checks are validated but not evaluated by this version"
-        )
+    money = _money(desired, recorded, live, draft)
     targets = [canonical_address(t) for t in targets]
     check_plan_targets(desired, recorded, targets)
     changes = _select(draft.changes, targets, draft)
@@ -71,7 +72,22 @@ def make_plan(
         live=live.to_json(),
         refreshed=live.refreshed,
         unsafe=blast_radius(changes, recorded, desired.safety),
+        money=money,
     )
+
+
+def _money(
+    desired: Desired, recorded: Mapping[str, Record], live: Live, draft: Diff
+) -> MoneyReport | None:
+    """Judge the guard rails on the money read; without a read, say what went unjudged."""
+    if live.money is None:
+        unjudged = unevaluated(desired)
+        if unjudged:
+            draft.warnings.append(unjudged)
+        return None
+    report, warnings = make_report(desired, live.money, known_spenders(recorded))
+    draft.warnings.extend(warnings)
+    return report
 
 
 def _by_kind(recorded: Mapping[str, Record]) -> dict[AnyKind, dict[str, Record]]:

@@ -2,9 +2,11 @@
 
 It sits between loading (config and state) and planning, so the planner stays pure over
 ``(desired, recorded, live, now)``. Each resource kind reads its own live values (MiniMax
-sub-accounts have no read: their refresh is an access check); the result is a ``Live``,
-which a saved plan carries as JSON so ``apply FILE`` can tell whether live values moved
-since the plan was made.
+sub-accounts have none), then the money stage (``billing.read``) reads bills, credit and
+limits for every section of the config (the MiniMax bills read is also that group's access
+check). The result is a ``Live``, which a saved plan carries as JSON: ``apply FILE``
+tells from the values whether they moved since the plan was made, and re-plans with the
+money figures (which are never compared: spend moves every hour).
 """
 
 from __future__ import annotations
@@ -21,15 +23,18 @@ from reconciler.resources import KINDS, kind_of_address, kind_of_record
 from reconciler.resources.base import LiveValue, Record
 
 if TYPE_CHECKING:
+    from reconciler.billing.figures import Money
     from reconciler.providers.pool import ProviderPool
 
 
 @dataclass(frozen=True)
 class Live:
-    """Live values by address; ``refreshed`` is False when nothing was read (``--no-refresh``)."""
+    """Live values by address, and the money figures; ``refreshed`` is False when nothing
+    was read (``--no-refresh``)."""
 
     refreshed: bool = False
     values: Mapping[str, LiveValue] = field(default_factory=dict)
+    money: Money | None = None
 
     def to_json(self) -> dict[str, dict[str, Any]]:
         return {address: value.to_dict() for address, value in sorted(self.values.items())}
@@ -43,21 +48,27 @@ def refresh(
     *,
     values_only: bool = False,
 ) -> Live:
-    """Ask every kind for its live values; a provider error ends the refresh (and the plan).
+    """Ask every kind for its live values, then read the money; a provider error ends the
+    refresh (and the plan).
 
-    ``values_only`` asks only the kinds that have live values, skipping access checks.
+    ``values_only`` asks only the kinds that have live values and reads no money.
     """
+    from reconciler.billing.read import read_money
+
     values: dict[str, LiveValue] = {}
     for kind in KINDS:
         if values_only and not kind.has_live_values:
             continue
         mine = {a: record for a, record in recorded.items() if kind_of_record(record) is kind}
         values.update(kind.refresh(config, mine, providers, now))
-    return Live(refreshed=True, values=values)
+    money = None if values_only else read_money(config, providers, now)
+    return Live(refreshed=True, values=values, money=money)
 
 
-def live_from_json(data: Mapping[str, Any], refreshed: bool, where: str) -> Live:
-    """The live values a saved plan carries, read back by their kinds."""
+def live_from_json(
+    data: Mapping[str, Any], refreshed: bool, where: str, money: Money | None = None
+) -> Live:
+    """The live values a saved plan carries, read back by their kinds, with its money."""
     values: dict[str, LiveValue] = {}
     for address, value in data.items():
         kind = kind_of_address(address)
@@ -69,4 +80,4 @@ def live_from_json(data: Mapping[str, Any], refreshed: bool, where: str) -> Live
             raise PlanError(
                 f"{where}: live value of {address} does not read back ({exc})"
             ) from None
-    return Live(refreshed=refreshed, values=values)
+    return Live(refreshed=refreshed, values=values, money=money)

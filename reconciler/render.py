@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.markdown import render_markdown, summary_line
 from reconciler.model import Action, Change, Plan
+from reconciler.render_money import money_text
 from reconciler.resources import kind_of
 
 __all__ = ["RENDERERS", "plan_to_dict", "render", "render_json", "render_markdown", "summary_line"]
@@ -52,14 +53,15 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         lines.append("")
     if not plan.changes:
         lines.append("No changes. The recorded state matches the configuration.")
-        return "\n".join(lines) + "\n"
-    lines.append("reconciler will perform the following actions:")
-    lines.append("")
-    for change in plan.changes:
-        lines.extend(_text_change(change, paint))
+    else:
+        lines.append("reconciler will perform the following actions:")
         lines.append("")
-    lines.append(paint(summary_line(plan), None, True))
-    lines.extend(unsafe_lines(plan, color=color))
+        for change in plan.changes:
+            lines.extend(_text_change(change, paint))
+            lines.append("")
+        lines.append(paint(summary_line(plan), None, True))
+        lines.extend(unsafe_lines(plan, color=color))
+    lines.extend(money_text(plan))
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +118,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "live": plan.live,
         "unsafe": list(plan.unsafe),
         "config_files": [{"path": f.path, "sha256": f.sha256} for f in plan.config_files],
+        "money": plan.money.to_json() if plan.money else None,
     }
 
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.differences import changed_attributes
 from reconciler.errors import PlanError
@@ -27,6 +27,9 @@ from reconciler.refresh import Live, live_from_json
 from reconciler.render import FORMAT_VERSION, plan_to_dict
 from reconciler.schema import plan_document_problem
 from reconciler.state import StateDocument
+
+if TYPE_CHECKING:
+    from reconciler.billing.report import MoneyReport
 
 
 def save_plan(plan: Plan, path: str) -> None:
@@ -68,6 +71,7 @@ def load_saved_plan(path: str) -> Plan:
             created_at=data.get("created_at", ""),
             live=data["live"],
             refreshed=data["refreshed"],
+            money=_saved_money(data.get("money"), path),
             unsafe=tuple(data.get("unsafe", [])),
             config_files=tuple(
                 ConfigFile(f["path"], f["sha256"]) for f in data.get("config_files", [])
@@ -78,6 +82,18 @@ def load_saved_plan(path: str) -> Plan:
         raise PlanError(f"{path} is not a valid saved plan ({exc})") from None
     live_from_json(plan.live, plan.refreshed, path)  # every live value reads back
     return plan
+
+
+def _saved_money(data: Any, path: str) -> MoneyReport | None:
+    """The money a saved plan carries (None when it was made without a refresh)."""
+    if data is None:
+        return None
+    from reconciler.billing.report import report_from_json
+
+    try:
+        return report_from_json(data)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise PlanError(f"{path}: its money figures do not read back ({exc})") from None
 
 
 def saved_config(plan: Plan, path: str) -> tuple[list[str], str | None]:
@@ -191,7 +207,8 @@ def _refuse_foreign_changes(plan: Plan, state: StateDocument, desired: Desired, 
         made_at = None
     if made_at is None or made_at.tzinfo is None:
         raise PlanError(f"the saved plan {path} has no valid created_at time. Run plan again.")
-    live = live_from_json(plan.live, plan.refreshed, path)
+    money = plan.money.read if plan.money else None
+    live = live_from_json(plan.live, plan.refreshed, path, money)
     fresh = make_plan(
         desired, state.records(), made_at, live=live, lineage=state.lineage, serial=state.serial
     )

@@ -67,7 +67,11 @@ class Workspace:
         return LocalBackend(self.state_settings.path)
 
     def credentials(self) -> dict[str, str]:
-        return resolve_env(required_env(self.config), self.environ)
+        """Every variable the config needs: the kinds' and the money reads' (bills, credits)."""
+        from reconciler.billing.read import money_credentials
+
+        names = [*required_env(self.config), *money_credentials(self.config)]
+        return resolve_env(names, self.environ)
 
     def secret_store(self) -> SecretStore | None:
         """The encrypted store when a key is set; None when there is no key."""
@@ -155,8 +159,8 @@ class Workspace:
         ]
 
     def refresh(self, state: StateDocument, now: datetime, *, values_only: bool = False) -> Live:
-        """Read live provider state; ``values_only`` skips kinds that have no live values
-        (MiniMax's access check), as ``apply FILE`` needs only the values to compare."""
+        """Read live provider state and money; ``values_only`` reads only the kinds that have
+        live values (no money, no bills), as ``apply FILE`` needs only the values to compare."""
         from reconciler.providers.pool import ProviderPool
 
         pool = ProviderPool(self.config, self.credentials())

@@ -12,6 +12,11 @@ import time
 
 import pytest
 
+from reconciler.sandbox import (
+    SANDBOX_USEAPI_TOKEN,
+    SANDBOX_XAI_MANAGEMENT_KEY,
+    SANDBOX_XAI_TEAM_ID,
+)
 from reconciler.secrets import generate_key
 
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
@@ -237,13 +242,15 @@ def test_secrets_command_inherits_no_key_the_config_names(workdir):
     dump = workdir.path / "dump.py"
     dump.write_text("import json, os, sys\njson.dump(dict(os.environ), open(sys.argv[1], 'w'))\n")
     seen = workdir.path / "env.json"
+    url = workdir.sandbox.url
     extra = (
         f"secrets:\n  command: '{sys.executable} {dump} {seen}'\n"
-        "xai:\n  prod:\n    team_id: team-1\n    management_key_env: XAI_MANAGEMENT_KEY\n"
-        "useapi:\n  default:\n    token_env: USEAPI_TOKEN\n"
+        f"xai:\n  prod:\n    team_id: {SANDBOX_XAI_TEAM_ID}\n"
+        f"    management_key_env: XAI_MANAGEMENT_KEY\n    base_url: {url}\n"
+        f"useapi:\n  default:\n    token_env: USEAPI_TOKEN\n    base_url: {url}\n"
     )
     workdir.config("- name: ci-bot\n", extra=extra)
-    keys = {"XAI_MANAGEMENT_KEY": "xai-secret-value", "USEAPI_TOKEN": "useapi-secret-value"}
+    keys = {"XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY, "USEAPI_TOKEN": SANDBOX_USEAPI_TOKEN}
     assert workdir.run("apply", "--auto-approve", env=keys).code == 0
     environment = json.loads(seen.read_text())
     for name in ("MINIMAX_API_KEY", "RECONCILER_SECRET_KEY", *keys):

@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 
-def test_demo_plans_applies_converges_catches_drift_and_rotates_without_credentials(tmp_path):
+def test_demo_plans_applies_converges_catches_drift_rotates_and_guards_money_without_credentials(
+    tmp_path,
+):
     env = {"PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8", "HOME": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "reconciler", "demo"],
@@ -28,5 +30,9 @@ def test_demo_plans_applies_converges_catches_drift_and_rotates_without_credenti
     assert "Apply complete: 2 succeeded, 0 failed, 0 skipped." in out
     assert "intern-2026@1687256519302470" in out and "disabled" in out
     assert "soft spending limit $500.00" in out
+    assert "主账号" in out and "main account" in out  # usage names who spent
+    assert "(over budget: 6.00 > 5.00 this month)" in out
+    assert 'Warning: minimax.sandbox.sub_account["临时工"]: 临时工 spent 3.21 this month' in out
+    assert "ci-bot@1687256519302470  subject_id" in out and "(exit 2: a guard rail is broken" in out
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -165,7 +166,7 @@ def test_bills_returns_the_rows_in_the_date_range(sb: Sandbox, provider: Minimax
 
     rows = provider.bills(date(2026, 8, 1), date(2026, 8, 31))
 
-    assert [row["consume_cash"] for row in rows] == ["2.50", "3.25"]
+    assert [row.cash for row in rows] == [Decimal("2.50"), Decimal("3.25")]
     (request,) = sb.requests
     assert request["query"] == {"GroupId": GROUP, "start_date": "20260801", "end_date": "20260831"}
 

@@ -162,6 +162,10 @@ def test_a_confirmation_without_the_limit_is_an_unexpected_answer() -> None:
 
 
 def test_the_month_spend_comes_from_the_invoice_preview_or_is_unknown() -> None:
-    preview = {"coreInvoice": {"amountAfterVat": "1234"}, "effectiveSpendingLimit": "50000"}
-    assert provider(lambda r: httpx.Response(200, json=preview)).month_spend() == Decimal("12.34")
-    assert provider(lambda r: httpx.Response(200, json={})).month_spend() is None
+    preview = {
+        "coreInvoice": {"amountAfterVat": "1234"},
+        "billingCycle": {"year": 2026, "month": 11},
+    }
+    read = provider(lambda r: httpx.Response(200, json=preview)).invoice_preview()
+    assert (read.amount, read.year, read.month) == (Decimal("12.34"), 2026, 11)
+    assert provider(lambda r: httpx.Response(200, json={})).invoice_preview().amount is None

@@ -14,6 +14,7 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
+from reconciler.billing.figures import Money, TeamMoney
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired, Plan, XaiTeam
 from reconciler.planner import make_plan
@@ -43,10 +44,13 @@ def applied(monthly_usd: str, team_id: str = TEAM) -> dict[str, RecordedSpending
 
 
 def live(soft: str, hard: str = "1000.00", spend: str | None = "12.34") -> Live:
-    value = LiveSpendingLimit(
-        Decimal(soft), Decimal(soft), Decimal(hard), Decimal(spend) if spend else None
+    """What a refresh reads: the limits (live values) and the month's spend (money)."""
+    value = LiveSpendingLimit(Decimal(soft), Decimal(soft), Decimal(hard))
+    month = Decimal(spend) if spend else None
+    team = TeamMoney(TEAM, month, Decimal("25.00"), Decimal(soft), Decimal(hard))
+    return Live(
+        refreshed=True, values={ADDRESS: value}, money=Money(NOW.date(), xai={"prod": team})
     )
-    return Live(refreshed=True, values={ADDRESS: value})
 
 
 def plan(desired: Desired, recorded: dict | None = None, seen: Live | None = None) -> Plan:
@@ -222,14 +226,14 @@ def test_the_json_plan_carries_drift_money_as_strings_and_the_live_values_read()
     assert change["applied"] == {"monthly_usd": "500.00"}
     assert document["refreshed"] is True
     assert document["live"] == {
-        ADDRESS: {
-            "soft": "400.00",
-            "effective": "400.00",
-            "hard": "1000.00",
-            "month_spend": "12.34",
-        }
+        ADDRESS: {"soft": "400.00", "effective": "400.00", "hard": "1000.00"}
     }
+    assert document["money"]["read"]["xai"]["prod"]["month_spend"] == "12.34"
     assert "400.0," not in render_json(result)  # never a JSON float
+
+
+def test_the_months_spend_is_money_not_a_live_value_so_it_never_makes_a_plan_stale() -> None:
+    assert "month_spend" not in plan(config("500.00"), seen=live("400.00")).live[ADDRESS]
 
 
 def test_a_forget_is_counted_only_when_there_is_one() -> None:
@@ -243,7 +247,8 @@ def test_a_forget_is_counted_only_when_there_is_one() -> None:
 def test_live_values_saved_in_a_plan_read_back_as_they_were() -> None:
     result = plan(config("500.00"), applied("500.00"), live("400.00"))
 
-    again = live_from_json(result.live, result.refreshed, "p.json")
+    assert result.money is not None
+    again = live_from_json(result.live, result.refreshed, "p.json", result.money.read)
     assert make_plan(config("500.00"), applied("500.00"), NOW, live=again).changes == result.changes
 
 

@@ -2,7 +2,8 @@
 
 Results go to stdout (plans, state listings, a secret asked for), messages and progress to
 stderr. Exit codes: 0 success, 1 any error including usage errors (click's 2 would read as
-"changes present" in CI), 2 only for ``plan --detailed-exitcode`` with changes. Every
+"changes present" in CI), 2 only for ``plan --detailed-exitcode`` with changes or drift and
+for ``check`` with a broken guard rail. Every
 ``ReconcilerError`` becomes ``Error: ...`` and exit 1; tracebacks only with ``--debug``.
 The CLI package is the only place that prints.
 """
@@ -19,6 +20,7 @@ from reconciler.cli.admin import force_unlock, secrets, state
 from reconciler.cli.apply import apply
 from reconciler.cli.changes import import_, plan, show, validate
 from reconciler.cli.common import err
+from reconciler.cli.money import check, usage
 from reconciler.cli.tools import demo, sandbox
 from reconciler.errors import ReconcilerError, describe_bug
 
@@ -40,6 +42,8 @@ def cli(debug: bool) -> None:
 
 for command in (validate, plan, apply, show, import_, state, secrets, force_unlock, sandbox, demo):
     cli.add_command(command)
+cli.add_command(usage)
+cli.add_command(check)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -47,7 +47,9 @@ def validate(config_paths: Sequence[str]) -> int:
     "--out", "out_file", metavar="FILE", help="Save the plan for `reconciler apply FILE`."
 )
 @click.option(
-    "--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none."
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes or drift (unmanaged spenders under `unmanaged: fail`).",
 )
 @target_option("Plan")
 @click.option(
@@ -81,7 +83,7 @@ def plan(
     if out_file:
         save_plan(result, out_file)
         err(f"Saved the plan to {out_file}: apply it with `reconciler apply {out_file}`.")
-    return 2 if detailed_exitcode and result.has_changes else 0
+    return 2 if detailed_exitcode and (result.has_changes or result.drifted) else 0
 
 
 @click.command()

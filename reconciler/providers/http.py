@@ -81,6 +81,40 @@ def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Cli
     )
 
 
+class ProviderClient:
+    """What every provider client shares: one host's httpx client under the one HTTP policy.
+
+    Subclasses describe calls (URL, auth, how to read the answer) and hand them to ``_send``;
+    tests may pass their own ``client`` (an ``httpx.MockTransport``) and ``sleep``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self._policy = policy
+        self._client = client or new_client(base_url, policy)
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _send(
+        self,
+        request: Callable[[], httpx.Response],
+        interpret: Callable[[httpx.Response], T],
+        describe: str,
+        max_bytes: int = MAX_ANSWER_BYTES,
+    ) -> T:
+        return send(
+            self._client, request, interpret, describe, self._policy, self._sleep, max_bytes
+        )
+
+
 def send(
     client: httpx.Client,
     request: Callable[[], httpx.Response],

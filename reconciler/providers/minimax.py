@@ -5,6 +5,7 @@ codes, nothing about plans. MiniMax reports most errors as HTTP 200 with a non-z
 ``base_resp.status_code``; both that and the HTTP status are checked, and every error
 shows the code, ``status_msg`` and the ``Trace-Id`` support asks for. Answers are never
 logged or echoed: create and rotate answers carry the only copy of a password and token.
+Bills are read month by month; each row becomes a ``BillRow`` (``minimax_bills``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ from reconciler.errors import ProviderError
 from reconciler.model import Desired, Status
 from reconciler.providers.http import (
     DEFAULT_POLICY,
+    ProviderClient,
     RetryPolicy,
     http_status_error,
-    new_client,
     parse_json,
-    send,
 )
+from reconciler.providers.minimax_bills import BillRow, UnreadableRow, month_chunks, read_bill_row
 
 if TYPE_CHECKING:
     import httpx
@@ -49,7 +50,7 @@ class CreatedSubAccount:
     token: str = field(repr=False)
 
 
-class MinimaxProvider:
+class MinimaxProvider(ProviderClient):
     """Calls for one group (``GroupId``) with one API key."""
 
     def __init__(
@@ -63,16 +64,10 @@ class MinimaxProvider:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.base_url = base_url
+        super().__init__(base_url, policy, client, sleep)
         self.group_id = group_id
         self.api_key_env = api_key_env
         self._api_key = api_key
-        self._policy = policy
-        self._client = client or new_client(base_url, policy)
-        self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     def create(self, name: str) -> CreatedSubAccount:
         what = f"MiniMax create sub-account {name!r} (group {self.group_id})"
@@ -131,18 +126,40 @@ class MinimaxProvider:
             )
         return token
 
-    def bills(self, start: date, end: date) -> list[dict[str, Any]]:
-        """Bill rows between two dates (inclusive); also a cheap check of the credentials."""
+    def bills(self, start: date, end: date) -> list[BillRow]:
+        """Bill rows between two days (inclusive, UTC), one query per calendar month."""
+        rows: list[BillRow] = []
+        for first, last in month_chunks(start, end):
+            rows.extend(self._bill_chunk(first, last))
+        return rows
+
+    def _bill_chunk(self, start: date, end: date) -> list[BillRow]:
+        what = f"read bills {start:%Y-%m-%d}..{end:%Y-%m-%d}"
         answer = self._call(
             "GET",
             "/v1/batch_query_bill",
-            f"read bills {start:%Y-%m-%d}..{end:%Y-%m-%d}",
+            what,
             params={"start_date": f"{start:%Y%m%d}", "end_date": f"{end:%Y%m%d}"},
+            money=True,
         )
-        rows = answer.get("bill_list") or []
-        if not isinstance(rows, list):
-            raise ProviderError("MiniMax bills: bill_list is not a list")
-        return [row for row in rows if isinstance(row, dict)]
+        raw = answer.get("bill_list")
+        if raw is None:
+            return []
+        if not isinstance(raw, list):
+            raise ProviderError(f"MiniMax {what} (group {self.group_id}): bill_list is not a list")
+        rows = []
+        for number, row in enumerate(raw, 1):
+            if not isinstance(row, dict):
+                raise ProviderError(
+                    f"MiniMax {what} (group {self.group_id}): bill row {number} is not an object"
+                )
+            try:
+                rows.append(read_bill_row(row, self.group_id))
+            except UnreadableRow as exc:
+                raise ProviderError(
+                    f"MiniMax {what} (group {self.group_id}): bill row {number}: {exc}"
+                ) from None
+        return rows
 
     def _call(
         self,
@@ -152,6 +169,7 @@ class MinimaxProvider:
         *,
         json: Any = None,
         params: dict[str, str] | None = None,
+        money: bool = False,
     ) -> dict[str, Any]:
         what = f"MiniMax {describe} (group {self.group_id})"
         query = {"GroupId": self.group_id, **(params or {})}
@@ -161,11 +179,11 @@ class MinimaxProvider:
             return self._client.request(method, path, params=query, json=json, headers=headers)
 
         def interpret(response: httpx.Response) -> dict[str, Any]:
-            return self._interpret(response, what)
+            return self._interpret(response, what, money)
 
-        return send(self._client, request, interpret, what, self._policy, sleep=self._sleep)
+        return self._send(request, interpret, what)
 
-    def _interpret(self, response: httpx.Response, what: str) -> dict[str, Any]:
+    def _interpret(self, response: httpx.Response, what: str, money: bool) -> dict[str, Any]:
         trace_id = response.headers.get("Trace-Id")
         if not response.is_success:
             body = _safe_json(response)
@@ -174,7 +192,7 @@ class MinimaxProvider:
             if response.status_code in (401, 403) or code == AUTH_CODE:
                 raise self._auth_error(what, code or response.status_code, message, trace_id)
             raise http_status_error(response, what, detail)
-        answer = parse_json(response, what)
+        answer = parse_json(response, what, money=money)
         if not isinstance(answer, dict):
             raise ProviderError(
                 f"{what}: the answer is not a JSON object", trace_id=trace_id, answer_lost=True

@@ -1,8 +1,9 @@
-"""xAI Management API client: the team's postpaid spending limits and its invoice preview.
+"""xAI Management API client: a team's spending limits and billing reads.
 
 A thin map of the billing endpoints onto Python calls, written from xAI's reference (see
 ``shared/providers/xai.md``). Money on this API is USD cents as a string, usually wrapped
 (``{"val": "50000"}`` is $500.00); it becomes ``Decimal`` dollars here and is never a float.
+Billing reads (prepaid balance, invoice preview, usage, invoices) are read by ``xai_billing``.
 Errors are non-2xx answers with a JSON body ``{"code": "...", "error": "..."}``: a 401 is a
 key xAI does not accept, a 403 a key without billing permission for the team, both named
 with the variable that holds the key. 429 and 5xx are retried by the one HTTP policy.
@@ -10,29 +11,36 @@ with the variable that holds the key. 429 and 5xx are retried by the one HTTP po
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from reconciler.errors import ProviderError
 from reconciler.model import Desired
+from reconciler.providers import xai_billing
 from reconciler.providers.http import (
     DEFAULT_POLICY,
+    ProviderClient,
     RetryPolicy,
     http_status_error,
-    new_client,
     parse_json,
-    send,
+)
+from reconciler.providers.xai_billing import (
+    CENT,
+    BillingShapeError,
+    Invoice,
+    InvoicePreview,
+    Usage,
+    cents,
 )
 
 if TYPE_CHECKING:
     import httpx
 
-CENT = Decimal("0.01")
-_WHOLE_CENTS = re.compile(r"-?[0-9]{1,20}")
+T = TypeVar("T")
 _MESSAGE_MAX = 300
 
 
@@ -51,7 +59,7 @@ class SpendingLimits:
     override: Decimal | None = None
 
 
-class XaiProvider:
+class XaiProvider(ProviderClient):
     """Billing calls for one team with one management key."""
 
     def __init__(
@@ -65,16 +73,10 @@ class XaiProvider:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.base_url = base_url
+        super().__init__(base_url, policy, client, sleep)
         self.team_id = team_id
         self.key_env = key_env
         self._key = management_key
-        self._policy = policy
-        self._client = client or new_client(base_url, policy)
-        self._sleep = sleep
-
-    def close(self) -> None:
-        self._client.close()
 
     def spending_limits(self) -> SpendingLimits:
         what = "read spending limits"
@@ -82,11 +84,11 @@ class XaiProvider:
         limits = answer.get("spendingLimits")
         if not isinstance(limits, dict):
             raise self._unexpected(what, "no spendingLimits object")
-        soft = _cents(limits.get("softSl"))
-        effective = _cents(limits.get("effectiveSl"))
-        hard_auto = _cents(limits.get("hardSlAuto"))
-        effective_hard = _cents(limits.get("effectiveHardSl"))
-        override = _cents(limits.get("hardSlOverride"))
+        soft = cents(limits.get("softSl"))
+        effective = cents(limits.get("effectiveSl"))
+        hard_auto = cents(limits.get("hardSlAuto"))
+        effective_hard = cents(limits.get("effectiveHardSl"))
+        override = cents(limits.get("hardSlOverride"))
         if soft is None or (hard_auto is None and effective_hard is None):
             raise self._unexpected(what, "softSl or the hard limit is missing or not an amount")
         hard = effective_hard if effective_hard is not None else hard_auto
@@ -104,31 +106,74 @@ class XaiProvider:
         what = f"set the spending limit to ${amount:,.2f}"
         body = {"desiredSoftSpendingLimit": {"val": str(to_cents(amount))}}
         answer = self._call("POST", "postpaid/spending-limits", what, json=body)
-        confirmed = _cents(answer.get("thisBpSoftSpendingLimit"))
+        confirmed = cents(answer.get("thisBpSoftSpendingLimit"))
         if confirmed is None:
             raise self._unexpected(what, "no thisBpSoftSpendingLimit in the answer")
         return confirmed
 
-    def month_spend(self) -> Decimal | None:
-        """This billing period's postpaid spend from the invoice preview; None if not shown."""
+    def invoice_preview(self) -> InvoicePreview:
+        """This billing cycle's postpaid invoice so far; its amount None if not shown."""
         answer = self._call("GET", "postpaid/invoice/preview", "read the invoice preview")
-        invoice = answer.get("coreInvoice")
-        if not isinstance(invoice, dict):
-            return None
-        return _cents(invoice.get("amountAfterVat"))
+        return xai_billing.invoice_preview(answer)
 
-    def _call(self, method: str, path: str, describe: str, *, json: Any = None) -> dict[str, Any]:
+    def prepaid_credit(self) -> Decimal:
+        """The prepaid credit left (``-total`` of the prepaid balance), in dollars."""
+        what = "read the prepaid balance"
+        return self._read(
+            what, xai_billing.prepaid_credit, self._call("GET", "prepaid/balance", what)
+        )
+
+    def usage(self, first: date, last: date, *, by_model: bool) -> Usage:
+        """Dollars per UTC day from ``first`` to ``last`` inclusive, per model if asked."""
+        end = last + timedelta(days=1)  # xAI's endTime is exclusive
+        request = {
+            "timeRange": {
+                "startTime": f"{first:%Y-%m-%d} 00:00:00",
+                "endTime": f"{end:%Y-%m-%d} 00:00:00",
+                "timezone": "Etc/GMT",
+            },
+            "timeUnit": "TIME_UNIT_DAY",
+            "values": [{"name": "usd", "aggregation": "AGGREGATION_SUM"}],
+            "groupBy": ["description"] if by_model else [],
+            "filters": [],
+        }
+        what = f"read usage {first:%Y-%m-%d}..{last:%Y-%m-%d}"
+        answer = self._call("POST", "usage", what, json={"analyticsRequest": request})
+        return self._read(what, lambda a: xai_billing.usage(a, by_model), answer)
+
+    def invoices(self, since: date) -> list[Invoice]:
+        """Invoices of billing cycles from ``since``'s month on."""
+        what = f"read invoices since {since:%Y-%m}"
+        params = {"since.year": str(since.year), "since.month": str(since.month)}
+        answer = self._call("GET", "invoices", what, params=params)
+        return self._read(what, xai_billing.invoices, answer)
+
+    def _read(self, what: str, reader: Callable[[dict[str, Any]], T], answer: dict[str, Any]) -> T:
+        try:
+            return reader(answer)
+        except BillingShapeError as exc:
+            raise self._unexpected(what, str(exc)) from None
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        describe: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         what = f"xAI {describe} (team {self.team_id})"
         url = f"/v1/billing/teams/{quote(self.team_id, safe='')}/{path}"
         headers = {"Authorization": f"Bearer {self._key}"}
 
         def request() -> httpx.Response:
-            return self._client.request(method, url, json=json, headers=headers)
+            return self._client.request(method, url, json=json, params=params, headers=headers)
 
         def interpret(response: httpx.Response) -> dict[str, Any]:
             return self._interpret(response, what)
 
-        return send(self._client, request, interpret, what, self._policy, sleep=self._sleep)
+        return self._send(request, interpret, what)
 
     def _interpret(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if not response.is_success:
@@ -171,21 +216,6 @@ class XaiProvider:
 def to_cents(amount: Decimal) -> int:
     """Dollars to whole cents; the config allows 2 decimals at most, so this is exact."""
     return int((amount / CENT).to_integral_value())
-
-
-def _cents(value: Any) -> Decimal | None:
-    """``{"val": "50000"}``, ``"50000"`` or ``50000`` cents as dollars; None if not an amount.
-
-    Whole cents only, written as digits: a fraction, an exponent or a float is not what
-    the API documents, and money is never guessed.
-    """
-    if isinstance(value, dict):
-        value = value.get("val")
-    if isinstance(value, str) and _WHOLE_CENTS.fullmatch(value.strip()):
-        return (Decimal(value.strip()) * CENT).quantize(CENT)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (Decimal(value) * CENT).quantize(CENT)
-    return None
 
 
 def _error_detail(response: httpx.Response) -> str:

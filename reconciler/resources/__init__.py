@@ -78,3 +78,14 @@ def read_record(data: Mapping[str, Any]) -> Record:
 def required_env(config: Desired) -> list[str]:
     """Env variable names the managed kinds need, each once, in config order."""
     return list(dict.fromkeys(name for kind in KINDS for name in kind.credentials(config)))
+
+
+def known_spenders(recorded: Mapping[str, Record]) -> dict[tuple[str, str], str]:
+    """Every ``(section, spender name)`` the recorded resources account for in bills."""
+    buckets: dict[AnyKind, dict[str, Record]] = {}
+    for address, record in recorded.items():
+        buckets.setdefault(kind_of_record(record), {})[address] = record
+    known: dict[tuple[str, str], str] = {}
+    for kind, records in buckets.items():
+        known.update(kind.spenders(records))
+    return known

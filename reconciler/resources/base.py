@@ -21,6 +21,7 @@ from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired
 
 if TYPE_CHECKING:
+    from reconciler.billing.figures import Money
     from reconciler.execution import ApplyContext
     from reconciler.providers.pool import ProviderPool
     from reconciler.state.document import StateDocument
@@ -52,11 +53,14 @@ class DiffContext:
 
     ``refreshed`` says whether live values were read at all: a kind that can be read treats
     a missing live value differently when the read was skipped (``--no-refresh``).
+    ``money`` is what the refresh read of bills and credits (None when nothing was read):
+    spend shown beside changes, budgets that act.
     """
 
     config: Desired
     now: datetime
     refreshed: bool
+    money: Money | None = None
 
 
 @dataclass
@@ -128,6 +132,11 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
         now: datetime,
     ) -> dict[str, LiveT]:
         """Live values by address (I/O). Kinds that cannot be read return nothing."""
+        return {}
+
+    def spenders(self, recorded: Mapping[str, RecordT]) -> dict[tuple[str, str], str]:
+        """Who the provider's bills may name for these records: ``(section, spender name)``
+        to address. A bill's spender nobody claims is unmanaged. Most kinds spend nothing."""
         return {}
 
     def read_live(self, data: Mapping[str, Any]) -> LiveT:

@@ -5,9 +5,10 @@ the config with the recorded state alone. A desired account without a record is 
 ``create``; a pair yields at most an ``update`` (status, prevent_destroy) and a ``rotate``
 (generation raised, token too old); a record without a desired account is a ``delete``,
 unless ``prevent_destroy`` was recorded: then planning fails, because removing the YAML
-block must never be enough to destroy a protected account. The refresh is an access check
-(a one-day bills query per group), so a wrong key fails the pull request, not the merge.
-What each action does at the provider is in ``minimax_actions``.
+block must never be enough to destroy a protected account. The kind reads nothing live
+itself: its group's bills are read by the refresh's money stage (also the key's access
+check), and a budget exceeded this month turns into an ``update`` to ``disabled``
+(``minimax_money``). What each action does at the provider is in ``minimax_actions``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from reconciler.errors import PlanError
+from reconciler.billing.figures import Spend
 from reconciler.fields import (
     NULLABLE,
     REQUIRED,
@@ -43,11 +44,17 @@ from reconciler.model import (
 )
 from reconciler.names import identity, look_alikes, mixed_scripts
 from reconciler.resources.base import Diff, DiffContext, LiveValue, ResourceKind, Row
+from reconciler.resources.minimax_money import (
+    details,
+    spend_of,
+    status_reason,
+    wanted_status,
+    warn_recent_spend,
+)
 from reconciler.suggest import command
 
 if TYPE_CHECKING:
     from reconciler.execution import ApplyContext
-    from reconciler.providers.pool import ProviderPool
     from reconciler.state.document import StateDocument
 
 
@@ -112,23 +119,9 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     def credentials(self, config: Desired) -> list[str]:
         return [group.api_key_env for group in config.minimax.values()]
 
-    def refresh(
-        self,
-        config: Desired,
-        recorded: Mapping[str, RecordedSubAccount],
-        providers: ProviderPool,
-        now: datetime,
-    ) -> dict[str, LiveValue]:
-        """No read exists: a one-day bills query per group with something to manage proves
-        the key, the group and the region (an empty group costs no call)."""
-        from reconciler.providers.minimax import MINIMAX
-
-        recorded_aliases = {record.alias for record in recorded.values()}
-        today = now.date()
-        for alias, group in config.minimax.items():
-            if group.sub_accounts or alias in recorded_aliases:
-                providers.get(MINIMAX, alias).bills(today, today)
-        return {}
+    def spenders(self, recorded: Mapping[str, RecordedSubAccount]) -> dict[tuple[str, str], str]:
+        """Bills name a sub-account by its name (``name@group_id``) in its group's section."""
+        return {(f"minimax.{r.alias}", r.name): address for address, r in recorded.items()}
 
     def notes(self, config: Desired) -> list[str]:
         """Names a reviewer could misread: mixed scripts, and look-alikes within a group."""
@@ -161,12 +154,11 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
         diff = Diff()
         if wanted is None:
             assert recorded is not None, "the planner diffs addresses that exist somewhere"
-            _gone(recorded, context.config, diff)
+            _gone(recorded, context, diff)
         elif recorded is None:
             diff.changes.append(_create(wanted, "new in config"))
         else:
-            group_id = context.config.minimax[wanted.alias].group_id
-            _compare(wanted, recorded, group_id, context.now, diff)
+            _compare(wanted, recorded, context, diff)
         return diff
 
     def guarded_group(self, address: str) -> str | None:
@@ -180,13 +172,17 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
 
     def rows(self, change: Change) -> list[Row]:
         if change.action is not Action.ROTATE:
-            return super().rows(change)
-        before, after = change.before or {}, change.after or {}
-        generation = f"{before.get('token_generation')} -> {after.get('token_generation')}"
-        return [
-            Row("token", "(sensitive value) -> (known after apply)"),
-            Row("token_generation", generation),
-        ]
+            rows = super().rows(change)
+        else:
+            before, after = change.before or {}, change.after or {}
+            generation = f"{before.get('token_generation')} -> {after.get('token_generation')}"
+            rows = [
+                Row("token", "(sensitive value) -> (known after apply)"),
+                Row("token_generation", generation),
+            ]
+        figures = change.details or {}
+        rows.extend(Row(name, str(figures[name]), False) for name in _FIGURES if name in figures)
+        return rows
 
     def produces_secrets(self, change: Change) -> bool:
         return change.action in (Action.CREATE, Action.ROTATE)
@@ -199,38 +195,12 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     def adopt(
         self, config: Desired, state: StateDocument, address: str, ident: str
     ) -> RecordedSubAccount:
-        """Record ``address`` as the existing account ``ident``; refuse anything ambiguous.
+        from reconciler.resources.minimax_import import adopt
 
-        MiniMax cannot be read, so an import records only what the user vouches for: the
-        address (which must be in the config), the id, and an *unknown* status, which the
-        next plan turns into an explicit status update.
-        """
-        account = config.sub_accounts().get(address)
-        if account is None:
-            raise PlanError(
-                f"{address} is not in the config: declare it there first, then import it"
-            )
-        if not (ident.isascii() and ident.isdigit()):  # not '²³' or Arabic-Indic digits
-            raise PlanError(f"{ident!r} is not a MiniMax subject_id (a number from the console)")
-        recorded = state.records_of(self)
-        for other in recorded.values():
-            if other.subject_id == ident and other.address != address:
-                raise PlanError(f"subject_id {ident} is already recorded as {other.address}")
-        existing = recorded.get(address)
-        if existing is not None and not existing.pending:
-            raise PlanError(f"{address} is already managed (subject_id {existing.subject_id})")
-        record = RecordedSubAccount(
-            alias=account.alias,
-            name=account.name,
-            group_id=config.minimax[account.alias].group_id,
-            subject_id=ident,
-            status=None,
-            token_generation=account.token_generation,
-            prevent_destroy=account.prevent_destroy,
-            created_at=existing.created_at if existing else None,
-        )
-        state.put(record)
-        return record
+        return adopt(self, config, state, address, ident)
+
+
+_FIGURES = ("month_spend", "budget", "last_30_days")  # details shown beside a change
 
 
 def _by_subject_id(recorded: Mapping[str, RecordedSubAccount]) -> dict[str, list[str]]:
@@ -253,12 +223,9 @@ def _create(account: DesiredSubAccount, reason: str) -> Change:
 
 
 def _compare(
-    account: DesiredSubAccount,
-    record: RecordedSubAccount,
-    group_id: str,
-    now: datetime,
-    diff: Diff,
+    account: DesiredSubAccount, record: RecordedSubAccount, context: DiffContext, diff: Diff
 ) -> None:
+    group_id = context.config.minimax[account.alias].group_id
     if record.group_id != group_id:
         diff.errors.append(
             (
@@ -276,24 +243,51 @@ def _compare(
         )
         diff.changes.append(_create(account, reason))
         return
+    spend = spend_of(account.alias, account.name, context)
+    shown = details(account, spend)
+    _update(account, record, spend, shown, diff)
+    _rotation(account, record, context.now, diff, shown)
+
+
+def _update(
+    account: DesiredSubAccount,
+    record: RecordedSubAccount,
+    spend: Spend | None,
+    shown: dict[str, Any] | None,
+    diff: Diff,
+) -> None:
+    """The status (as the config and the budget want it) and the protection."""
+    status, why = wanted_status(account, record, spend, diff)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
-    if record.status != account.status:
+    reasons = []
+    if record.status != status:
         before["status"] = record.status.value if record.status else None
-        after["status"] = account.status.value
+        after["status"] = status.value
+        reasons.append(why or status_reason(account, record, status, spend))
+        if status is Status.DISABLED and why is None:
+            warn_recent_spend(account.address, spend, "disabling", diff)
     if record.prevent_destroy != account.prevent_destroy:
         before["prevent_destroy"], after["prevent_destroy"] = (
             record.prevent_destroy,
             account.prevent_destroy,
         )
+        reasons.append(
+            f"prevent_destroy {_text(record.prevent_destroy)} -> {_text(account.prevent_destroy)}"
+        )
     if after:
-        reason = ", ".join(f"{key} {_text(before[key])} -> {_text(after[key])}" for key in after)
-        diff.changes.append(Change(account.address, Action.UPDATE, before, after, reason))
-    _rotation(account, record, now, diff)
+        reason = ", ".join(reasons)
+        diff.changes.append(
+            Change(account.address, Action.UPDATE, before, after, reason, details=shown)
+        )
 
 
 def _rotation(
-    account: DesiredSubAccount, record: RecordedSubAccount, now: datetime, diff: Diff
+    account: DesiredSubAccount,
+    record: RecordedSubAccount,
+    now: datetime,
+    diff: Diff,
+    shown: dict[str, Any] | None,
 ) -> None:
     reason = None
     if account.token_generation > record.token_generation:
@@ -320,11 +314,13 @@ def _rotation(
         "token_issued_at": iso(record.token_issued_at) if record.token_issued_at else None,
     }
     after = {"token_generation": max(account.token_generation, record.token_generation)}
-    diff.changes.append(Change(account.address, Action.ROTATE, before, after, reason))
+    diff.changes.append(
+        Change(account.address, Action.ROTATE, before, after, reason, details=shown)
+    )
 
 
-def _gone(record: RecordedSubAccount, config: Desired, diff: Diff) -> None:
-    address = record.address
+def _gone(record: RecordedSubAccount, context: DiffContext, diff: Diff) -> None:
+    address, config = record.address, context.config
     forget = command("state", "rm", address)
     if record.prevent_destroy:
         diff.errors.append(
@@ -365,7 +361,11 @@ def _gone(record: RecordedSubAccount, config: Desired, diff: Diff) -> None:
         reason += (
             "; its create was never confirmed, so it is only forgotten (check the MiniMax console)"
         )
-    diff.changes.append(Change(address, Action.DELETE, before, None, reason))
+    spend = spend_of(record.alias, record.name, context)
+    if not record.pending:
+        warn_recent_spend(address, spend, "deleting", diff)
+    shown = details(None, spend, gone=True)
+    diff.changes.append(Change(address, Action.DELETE, before, None, reason, details=shown))
 
 
 def _escaped(name: str) -> str:

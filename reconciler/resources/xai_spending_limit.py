@@ -1,8 +1,8 @@
 """The xAI team spending limit: ``xai.ALIAS.spending_limit``, read live on every plan.
 
 xAI lets a team set one thing about its postpaid spend: the monthly *soft* limit. The
-refresh reads it (with the effective and hard limits, and this month's spend from the
-invoice preview); the diff compares the config with that live value and, where they
+refresh reads it (with the effective and hard limits; this month's spend comes from the
+refresh's money figures); the diff compares the config with that live value and, where they
 differ, plans an ``update`` that sets it back. When the live value also differs from
 what reconciler last applied, someone changed it outside reconciler: that is **drift**,
 shown with both values. A limit above the team's hard limit fails the plan before any
@@ -81,19 +81,21 @@ class RecordedSpendingLimit:
 
 @dataclass(frozen=True)
 class LiveSpendingLimit:
-    """The team's limits as xAI reported them during the refresh, in dollars."""
+    """The team's limits as xAI reported them during the refresh, in dollars.
+
+    This month's spend is not among them: it is money (``DiffContext.money``), which moves
+    every hour and must not make a saved plan stale.
+    """
 
     soft: Decimal
     effective: Decimal
     hard: Decimal
-    month_spend: Decimal | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "soft": _plain(self.soft),
             "effective": _plain(self.effective),
             "hard": _plain(self.hard),
-            "month_spend": _plain(self.month_spend) if self.month_spend is not None else None,
         }
 
 
@@ -107,7 +109,6 @@ _LIVE_FIELDS: tuple[Field, ...] = (
     ("soft", money, REQUIRED),
     ("effective", money, REQUIRED),
     ("hard", money, REQUIRED),
-    ("month_spend", money, NULLABLE),
 )
 
 
@@ -156,11 +157,8 @@ class XaiSpendingLimits(
 
         live = {}
         for address, wanted in self.wanted(config).items():
-            client = providers.get(XAI, wanted.alias)
-            limits = client.spending_limits()
-            live[address] = LiveSpendingLimit(
-                limits.soft, limits.effective, limits.hard, client.month_spend()
-            )
+            limits = providers.get(XAI, wanted.alias).spending_limits()
+            live[address] = LiveSpendingLimit(limits.soft, limits.effective, limits.hard)
         return live
 
     def diff(
@@ -186,7 +184,8 @@ class XaiSpendingLimits(
         if live is None:
             _unread(wanted, applied, diff)
         else:
-            _compare(wanted, applied, live, diff)
+            team = context.money.xai.get(wanted.alias) if context.money else None
+            _compare(wanted, applied, live, team.month_spend if team else None, diff)
         return diff
 
     def rows(self, change: Change) -> list[Row]:
@@ -244,18 +243,23 @@ class XaiSpendingLimits(
 
 
 def _compare(
-    wanted: DesiredSpendingLimit, applied: Decimal | None, live: LiveSpendingLimit, diff: Diff
+    wanted: DesiredSpendingLimit,
+    applied: Decimal | None,
+    live: LiveSpendingLimit,
+    month_spend: Decimal | None,
+    diff: Diff,
 ) -> None:
     address, target = wanted.address, wanted.monthly_usd
     if target > live.hard:
         diff.errors.append((address, _above_hard(address, target, live.hard)))
         return
-    details = live.to_dict()
+    details: dict[str, Any] = live.to_dict()
     del details["soft"]
-    if live.month_spend is not None and target < live.month_spend:
+    details["month_spend"] = _plain(month_spend) if month_spend is not None else None
+    if month_spend is not None and target < month_spend:
         diff.warnings.append(
             f"{address}: the limit {dollars(target)} is below this month's spend so far "
-            f"({dollars(live.month_spend)}): xAI stops the team's postpaid usage once prepaid "
+            f"({dollars(month_spend)}): xAI stops the team's postpaid usage once prepaid "
             "credits run out"
         )
     if live.soft == target:

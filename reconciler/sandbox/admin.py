@@ -11,7 +11,9 @@ shape of their own: ``{"ok": true, ...}``, or ``{"ok": false, "error": "..."}`` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.wire import Handler, Reply, Request, Route, json_reply, parse_json, route
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from reconciler.sandbox.server import Sandbox
 
 ADMIN_PREFIX = "/_sandbox/"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 # An admin action gets the request (for its path params) and its JSON object body ({} for a
 # GET or DELETE without one); it answers extra fields for the reply, or None. ValueError and TypeError (an
@@ -64,6 +67,16 @@ def admin_routes(sandbox: Sandbox, emulator_routes: Sequence[Route]) -> list[Rou
         route("GET", r"/_sandbox/requests", admin_action(requests, ok=False)),
         *emulator_routes,
     ]
+
+
+def parse_day(value: object) -> date:
+    """A ``YYYY-MM-DD`` calendar day, as test controls take one; ValueError otherwise."""
+    if isinstance(value, str) and _DAY.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError(f"day must be a YYYY-MM-DD string, got {value!r}")
 
 
 def admin_not_found() -> Reply:

@@ -5,9 +5,11 @@ imports nothing from ``reconciler.providers`` on purpose, so a misreading of the
 the client and one in this emulator are unlikely to agree and cancel out. It speaks the
 documented shapes: errors as HTTP 200 with a non-zero ``base_resp.status_code``, secrets
 (password, token) returned only by create and rotation, no list or get of sub-accounts,
-bills filtered by UTC day. Inspection for tests goes through :meth:`accounts`, which the
-real API does not offer, and the ``/_sandbox/minimax/`` admin routes mirror it. Every
-answer the server makes up for these paths (faults, 404) carries a ``base_resp`` too.
+bills filtered by UTC day, at most 31 days per query (rows and default spend in
+``minimax_bills.py``). Tests inspect accounts with :meth:`accounts`, create one behind
+the tool's back with :meth:`create_sub_account` and bill spend to it with :meth:`spend`,
+none of which the real API offers; the ``/_sandbox/minimax/`` admin routes mirror them.
+Every answer the server makes up for these paths (faults, 404) carries a ``base_resp``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.sandbox.admin import admin_action
 from reconciler.sandbox.emulator import Emulator, bearer_token, status_phrase
+from reconciler.sandbox.minimax_bills import (
+    MAIN_ACCOUNT,
+    SEED_BILL_EXAMPLE,
+    bill_window,
+    bills_answer,
+    check_row,
+    default_rows,
+    spend_row,
+)
 from reconciler.sandbox.wire import Reply, Request, Route, json_reply, parse_json, route
 
 SANDBOX_MINIMAX_GROUP_ID = "1687256519302470"
@@ -32,9 +41,7 @@ AUTH_FAIL_MESSAGE = (
     "login fail: Please carry the API secret key in the 'Authorization' field of the request header"
 )
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_DAY = re.compile(r"\d{8}")
 _SUBJECT = r"(?P<subject_id>[^/]+)"
-_GROUP = r"(?P<group_id>[^/]+)"
 
 # Messages for the codes on MiniMax's error page, used when a fault gives no message.
 _CODE_MESSAGES = {
@@ -107,14 +114,15 @@ class MiniMaxEmulator(Emulator):
         "/v1/batch_query_bill",
     )
     in_band_errors = True
-    # Like the seed's bill example: a trailing comma that strict JSON parsers refuse.
-    malformed_body = b'{"base_resp": {"status_code": 0, "status_msg": "success"},}'
+    # The seed's own bill example, trailing comma in ``bill_list`` and all.
+    malformed_body = SEED_BILL_EXAMPLE
 
     def __init__(
         self,
         keys: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        keys_given = keys
         if keys is None:
             keys = {SANDBOX_MINIMAX_API_KEY: SANDBOX_MINIMAX_GROUP_ID}
         self._keys = dict(keys)
@@ -122,6 +130,9 @@ class MiniMaxEmulator(Emulator):
         self._lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
         self._subject_ids: set[str] = set()
+        if keys_given is None:
+            group = self._group(SANDBOX_MINIMAX_GROUP_ID)
+            group.bills.extend(default_rows(SANDBOX_MINIMAX_GROUP_ID, clock()))
         self._routes = (
             route("POST", r"/v1/sub_account", self._guard(self._create)),
             route("DELETE", rf"/v1/sub_account/{_SUBJECT}", self._guard(self._delete)),
@@ -150,21 +161,12 @@ class MiniMaxEmulator(Emulator):
         return _base_resp(code, message or _CODE_MESSAGES.get(code, "error"))
 
     def admin_routes(self) -> Sequence[Route]:
-        """``/_sandbox/minimax/{group}/sub_accounts`` (GET) and ``.../bills`` (POST a row)."""
+        """``/_sandbox/minimax/{group}/...``, mirroring the test controls below."""
+        from reconciler.sandbox.minimax_admin import minimax_admin_routes
 
-        def sub_accounts(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-            return {"sub_accounts": self.accounts(request.params["group_id"])}
+        return minimax_admin_routes(self)
 
-        def add_bill(request: Request, body: dict[str, Any]) -> None:
-            self.add_bill(request.params["group_id"], body)
-
-        prefix = rf"/_sandbox/minimax/{_GROUP}"
-        return (
-            route("GET", rf"{prefix}/sub_accounts", admin_action(sub_accounts, ok=False)),
-            route("POST", rf"{prefix}/bills", admin_action(add_bill)),
-        )
-
-    # -- inspection for tests and the admin endpoints (no such read in the real API) --
+    # -- inspection and changes for tests and the admin endpoints (not in the real API) --
 
     def accounts(self, group_id: str) -> list[dict[str, Any]]:
         """Every live sub-account of a group, secrets included, in creation order."""
@@ -172,22 +174,34 @@ class MiniMaxEmulator(Emulator):
             group = self._groups.get(group_id)
             return [asdict(account) for account in group.accounts.values()] if group else []
 
+    def create_sub_account(self, group_id: str, account_name: str) -> dict[str, Any]:
+        """Create an account as the MiniMax console would, behind the tool's back."""
+        with self._lock:
+            try:
+                account = self._new_account(self._group(group_id), group_id, account_name)
+            except _Refusal as refusal:
+                raise ValueError(refusal.message) from None
+            return {"subject_id": account.subject_id, "account": account.account}
+
     def add_bill(self, group_id: str, row: Mapping[str, Any]) -> None:
         """Append a bill row (the seed's shape); reject rows the totals could not sum."""
         if not isinstance(row, Mapping):
             raise ValueError("a bill row must be a JSON object")
         stored = dict(row)
-        try:
-            int(stored["created_at"])
-            float(stored.get("consume_cash", 0))
-            int(stored.get("consume_token", 0))
-        except KeyError as exc:
-            raise ValueError("a bill row needs created_at (unix seconds)") from exc
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"bad bill row: {exc}") from exc
+        check_row(stored)
         stored.setdefault("group_id", group_id)
         with self._lock:
             self._group(group_id).bills.append(stored)
+
+    def spend(self, group_id: str, account_name: str, cash: str, **details: Any) -> None:
+        """Bill ``cash`` to a live sub-account of the group, or to the main account
+        (``主账号``); ``details`` are ``model``, ``tokens``, ``day``, ``hour``, ``method``."""
+        row = spend_row(group_id, account_name, cash, self._clock(), **details)
+        with self._lock:
+            group = self._group(group_id)
+            if account_name != MAIN_ACCOUNT and account_name not in group.names:
+                raise ValueError(f"no sub-account {account_name!r} in group {group_id}")
+            group.bills.append(row)
 
     # -- request plumbing --
 
@@ -246,10 +260,8 @@ class MiniMaxEmulator(Emulator):
                 self._subject_ids.add(candidate)
                 return candidate
 
-    # -- the documented endpoints --
-
-    def _create(self, request: Request, group: _Group, group_id: str) -> Reply:
-        name = self._json_object(request).get("account_name")
+    def _new_account(self, group: _Group, group_id: str, name: Any) -> _Account:
+        """Create an account in ``group``; call with the lock held."""
         if not isinstance(name, str) or not name or _CONTROL_CHARS.search(name):
             raise _Refusal(2013, "invalid params, account_name")
         if name in group.names:
@@ -266,6 +278,13 @@ class MiniMaxEmulator(Emulator):
         )
         group.accounts[account.subject_id] = account
         group.names[name] = account.subject_id
+        return account
+
+    # -- the documented endpoints --
+
+    def _create(self, request: Request, group: _Group, group_id: str) -> Reply:
+        name = self._json_object(request).get("account_name")
+        account = self._new_account(group, group_id, name)
         return _success(
             subject_id=account.subject_id,
             account=account.account,
@@ -294,24 +313,8 @@ class MiniMaxEmulator(Emulator):
         return _success(token=account.token)
 
     def _bills(self, request: Request, group: _Group, group_id: str) -> Reply:
-        start = _day_start(request.query.get("start_date"), "start_date")
-        end = _day_start(request.query.get("end_date"), "end_date") + 86_399
-        if start > end:
-            raise _Refusal(2013, "invalid params, start_date is after end_date")
-        rows = [dict(row) for row in group.bills if start <= int(row["created_at"]) <= end]
-        return _success(
-            bill_list=rows,
-            total_cash=sum(float(row.get("consume_cash", 0)) for row in rows),
-            total_token=sum(int(row.get("consume_token", 0)) for row in rows),
-        )
-
-
-def _day_start(value: str | None, name: str) -> int:
-    """Unix seconds of 00:00 UTC on a ``YYYYMMDD`` day; refuse anything else with 2013."""
-    if value is None or not _DAY.fullmatch(value):
-        raise _Refusal(2013, f"invalid params, {name}")
-    try:
-        day = datetime.strptime(value, "%Y%m%d").replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise _Refusal(2013, f"invalid params, {name}") from exc
-    return int(day.timestamp())
+        try:
+            start, end = bill_window(request.query.get("start_date"), request.query.get("end_date"))
+        except ValueError as exc:
+            raise _Refusal(2013, str(exc)) from None
+        return _success(**bills_answer(group.bills, start, end))

@@ -206,6 +206,18 @@ class Sandbox:
         """Append a bill row that ``batch_query_bill`` will report for the group."""
         self._minimax.add_bill(group_id, row)
 
+    def create_minimax_sub_account(self, group_id: str, account_name: str) -> dict[str, Any]:
+        """Create a sub-account behind the tool's back (as in the console): its
+        ``subject_id`` and ``account``; ValueError for a duplicate or bad name."""
+        return self._minimax.create_sub_account(group_id, account_name)
+
+    def add_minimax_spend(
+        self, group_id: str, account_name: str, cash: str, **details: Any
+    ) -> None:
+        """Bill ``cash`` (a decimal string) to a sub-account by name, or to ``主账号``;
+        ``details``: ``model``, ``tokens``, ``day`` (``YYYY-MM-DD``), ``hour``, ``method``."""
+        self._minimax.spend(group_id, account_name, cash, **details)
+
     def xai_spending_limits(self, team_id: str) -> dict[str, Any]:
         """A team's ``spendingLimits`` object, as ``GET postpaid/spending-limits`` has it."""
         return self._xai.spending_limits(team_id)

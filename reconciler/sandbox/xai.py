@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.sandbox import xai_endpoints as endpoints
+from reconciler.sandbox.admin import parse_day
 from reconciler.sandbox.emulator import Emulator, bearer_token, status_phrase
 from reconciler.sandbox.wire import Reply, Request, Route, json_reply, route
 from reconciler.sandbox.xai_admin import xai_admin_routes
@@ -42,7 +43,6 @@ from reconciler.sandbox.xai_ledger import (
     Team,
     UsageRow,
     parse_cents,
-    parse_day,
     parse_usd,
     rfc3339,
 )

@@ -31,7 +31,6 @@ DEFAULT_INVOICE_STATUS = "INVOICE_STATUS_PAID"
 
 _CENTS = re.compile(r"-?[0-9]{1,15}")
 _USD = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_cents(value: object, name: str, signed: bool = False) -> int:
@@ -50,16 +49,6 @@ def parse_usd(value: object, name: str = "usd") -> Decimal:
     if not isinstance(value, str) or not _USD.fullmatch(value):
         raise ValueError(f"{name} must be a non-negative decimal string of dollars, got {value!r}")
     return Decimal(value)
-
-
-def parse_day(value: object) -> date:
-    """A ``YYYY-MM-DD`` calendar day."""
-    if isinstance(value, str) and _DAY.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ValueError(f"day must be a YYYY-MM-DD string, got {value!r}")
 
 
 def wrapped(cents: int) -> dict[str, str]:
