@@ -19,6 +19,7 @@ from reconciler.errors import ReconcilerError, SecretsError, describe_bug
 from reconciler.execution import ApplyContext, Recorder
 from reconciler.model import Action, Change, Plan
 from reconciler.progress import Progress
+from reconciler.providers.http import request_stop
 from reconciler.resources import kind_of
 from reconciler.secrets import SecretStore
 
@@ -117,6 +118,7 @@ def _wait_through_interrupts(
                 )
             else:
                 stop.set()
+                request_stop()  # calls in flight get no further attempt
                 context.report(
                     "Interrupted: finishing the changes in flight and starting no new ones "
                     "(the state stays recorded as it goes)."

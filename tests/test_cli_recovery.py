@@ -329,8 +329,12 @@ def _wait_for(condition, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_or_sigterm_finishes_the_change_in_flight_and_starts_no_new_one(workdir, signum):
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"]
+)
+def test_ctrl_c_sigterm_or_sighup_finishes_the_change_in_flight_and_starts_no_new_one(
+    workdir, signum
+):
     workdir.config("- name: a\n- name: b\n- name: c\n")
     workdir.sandbox.add_fault(
         method="POST", path="/v1/sub_account", kind="latency", delay=2.0, times=1

@@ -23,6 +23,7 @@ from reconciler.cli.common import err
 from reconciler.cli.money import check, usage
 from reconciler.cli.tools import demo, sandbox
 from reconciler.errors import ReconcilerError, describe_bug
+from reconciler.providers.http import clear_stop
 
 
 @click.group(
@@ -50,7 +51,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: maps every outcome to an exit code (usage errors exit 1, not 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    signal.signal(signal.SIGTERM, _interrupt)
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
+    clear_stop()  # a test may run several commands in one process
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:
@@ -85,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a cancelled CI job, ``timeout``, ``docker stop``) stops like Ctrl-C does.
+    """SIGTERM (a cancelled CI job, ``timeout``, ``docker stop``) and SIGHUP (a dropped ssh
+    session or terminal) stop like Ctrl-C does.
 
     Dying at once would lose what a create in flight hands back: its password and token
     exist nowhere else. Ctrl-C's path lets the changes in flight finish and record.
