@@ -11,6 +11,7 @@ plan file is data anyone can edit.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -38,10 +39,15 @@ def save_plan(plan: Plan, path: str) -> None:
     here = os.path.dirname(os.path.abspath(path))
     document["working_directory"] = Path(os.path.relpath(os.getcwd(), here)).as_posix()
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.tmp")
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text, encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)  # a plan file is whole or absent, never half written
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
         raise PlanError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
 
 

@@ -9,6 +9,7 @@ the CLI leaves the commands as parse, call, render, exit code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.config import load_config, resolve_env
 from reconciler.discovery import default_config
-from reconciler.errors import SecretsError, StateError
+from reconciler.errors import PlanError, SecretsError, StateError
 from reconciler.fsutil import check_writable
 from reconciler.model import Action, ConfigFile, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import check_plan_targets, make_plan
@@ -65,6 +66,21 @@ class Workspace:
     @property
     def backend(self) -> LocalBackend:
         return LocalBackend(self.state_settings.path)
+
+    def refuse_to_overwrite(self, path: str) -> None:
+        """``plan --out PATH`` must never write over a file reconciler keeps: the state, its
+        lock or journal, the secrets store, or a config file it just read."""
+        target = os.path.realpath(path)
+        state = self.backend.path
+        kept = {os.path.realpath(file) for file in (self.desired.files if self.desired else ())}
+        kept.update(os.path.realpath(p) for p in (state, secrets_path(state)))
+        family = (os.path.realpath(state.parent), state.name, secrets_path(state).name)
+        directory, name = os.path.split(target)
+        if target in kept or (directory == family[0] and name.startswith(family[1:])):
+            raise PlanError(
+                f"--out {path} would write over {_what(target, kept)} that reconciler keeps; "
+                "save the plan elsewhere (like plan.json). Nothing was planned."
+            )
 
     def credentials(self) -> dict[str, str]:
         """Every variable the config needs: the kinds' and the money reads' (bills, credits)."""
@@ -193,3 +209,7 @@ class Workspace:
             return apply_plan(plan, context, parallelism)
         finally:
             providers.close()
+
+
+def _what(target: str, kept: set[str]) -> str:
+    return "a file" if target in kept else "a file beside the state"

@@ -30,3 +30,22 @@ def test_two_records_of_one_subject_id_stop_every_command_before_any_delete(work
         assert A in result.stderr and B in result.stderr
     assert set(workdir.accounts()) == {"a", "b"}
     assert len(workdir.sandbox.requests) == before
+
+
+def test_plan_out_never_writes_over_the_state_the_store_or_a_config_file(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    kept = {
+        name: (workdir.path / name).read_bytes()
+        for name in ("state/reconciler.json", "state/reconciler.secrets.json", "reconciler.yaml")
+    }
+    before = len(workdir.sandbox.requests)
+
+    for target in [*kept, "state/reconciler.json.lock", "./state/../state/reconciler.json"]:
+        result = workdir.run("plan", "--out", target)
+        assert result.code == 1, (target, result.output)
+        assert "would write over" in result.stderr and "Nothing was planned" in result.stderr
+
+    assert {name: (workdir.path / name).read_bytes() for name in kept} == kept
+    assert len(workdir.sandbox.requests) == before
+    assert workdir.run("plan", "--out", "state-plan.json").code == 0  # beside it is fine

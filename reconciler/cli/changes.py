@@ -73,6 +73,8 @@ def plan(
     from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
+    if out_file:
+        workspace.refuse_to_overwrite(out_file)
     if not no_refresh:
         workspace.credentials()  # every missing variable named before any provider call
     backend = workspace.backend
