@@ -8,6 +8,7 @@ real CLI against the sandbox.
 from __future__ import annotations
 
 import json
+import sys
 
 A = 'minimax.cn-main.sub_account["a"]'
 B = 'minimax.cn-main.sub_account["b"]'
@@ -49,3 +50,22 @@ def test_plan_out_never_writes_over_the_state_the_store_or_a_config_file(workdir
     assert {name: (workdir.path / name).read_bytes() for name in kept} == kept
     assert len(workdir.sandbox.requests) == before
     assert workdir.run("plan", "--out", "state-plan.json").code == 0  # beside it is fine
+
+
+def test_the_secrets_command_gets_no_credential_even_one_this_config_does_not_name(workdir):
+    sink = workdir.path / "sink.py"
+    dumped = workdir.path / "env.json"
+    sink.write_text(
+        "import json, os, sys\nsys.stdin.read()\n"
+        f"open({str(dumped)!r}, 'w').write(json.dumps(dict(os.environ)))\n"
+    )
+    extra = f"secrets:\n  command: '{sys.executable} {sink}'"
+    workdir.config("- name: a\n", extra=extra)  # a MiniMax-only config
+    env = {"XAI_MANAGEMENT_KEY": "xai-key-for-another-config", "VAULT_TOKEN": "sink-needs-this"}
+
+    assert workdir.run("apply", "--auto-approve", env=env).code == 0
+
+    inherited = json.loads(dumped.read_text())
+    assert "XAI_MANAGEMENT_KEY" not in inherited
+    assert "MINIMAX_API_KEY" not in inherited and "RECONCILER_SECRET_KEY" not in inherited
+    assert inherited["VAULT_TOKEN"] == "sink-needs-this"

@@ -146,10 +146,22 @@ def _hand_over(
     return problems
 
 
+# The default variable names of the store key and the provider credentials, withheld even
+# when this config does not name them: CI jobs export them for the other configs they run.
+_WELL_KNOWN_CREDENTIALS = (
+    "RECONCILER_SECRET_KEY",
+    "MINIMAX_API_KEY",
+    "XAI_MANAGEMENT_KEY",
+    "USEAPI_TOKEN",
+    "RECONCILER_PG_DSN",
+)
+
+
 def _withheld_env(context: ApplyContext) -> list[str]:
-    """The secrets command must not inherit the encryption key or any credential named."""
+    """The secrets command must not inherit the encryption key or any provider credential."""
     desired = context.desired
     return [
+        *_WELL_KNOWN_CREDENTIALS,
         desired.secrets.key_env,
         *(group.api_key_env for group in desired.minimax.values()),
         *(team.management_key_env for team in desired.xai.values()),
