@@ -39,13 +39,14 @@ class Outcome:
 @dataclass
 class Receipt:
     outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C, SIGTERM or SIGHUP came: the run is not whole
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
 
     @property
     def ok(self) -> bool:
-        return self.count(FAILED) == 0 and self.count(SKIPPED) == 0
+        return not self.interrupted and self.count(FAILED) == 0 and self.count(SKIPPED) == 0
 
 
 def check_secrets_ready(
@@ -80,6 +81,7 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
                 receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop, progress))
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
+    receipt.interrupted = stop.is_set()
     return receipt
 
 

@@ -350,7 +350,7 @@ def test_ctrl_c_sigterm_or_sighup_finishes_the_change_in_flight_and_starts_no_ne
             proc.communicate()
     assert proc.returncode == 1
     assert "Interrupted: finishing the changes in flight" in stderr
-    assert "1 succeeded, 0 failed, 2 skipped" in stdout
+    assert "Apply interrupted: 1 succeeded, 0 failed, 2 skipped" in stdout
     assert "Traceback" not in stderr
     (created,) = workdir.accounts()
     recorded = _state(workdir)["resources"]
@@ -534,3 +534,22 @@ def test_a_different_encryption_key_is_refused_before_any_change(workdir):
     assert result.code == 1
     assert "is not the key this secrets store" in result.stderr
     assert not any(r["method"] == "PUT" for r in workdir.sandbox.requests[requests_before:])
+
+
+def test_an_interrupted_apply_exits_1_even_when_every_change_was_already_in_flight(workdir):
+    workdir.config("- name: a\n- name: b\n")
+    workdir.sandbox.add_fault(
+        method="POST", path="/v1/sub_account", kind="latency", delay=1.5, times=None
+    )
+    proc = workdir.start("apply", "--auto-approve", "--parallelism", "4")
+    try:
+        _wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1
+    assert "Apply interrupted: 2 succeeded, 0 failed, 0 skipped" in stdout
+    assert set(workdir.accounts()) == {"a", "b"}

@@ -184,9 +184,8 @@ def _print_receipt(receipt: Receipt, color: bool) -> int:
                 f"{outcome.result.upper()}:", "red" if outcome.result == FAILED else "yellow"
             )
             click.echo(f"{label} {outcome.address} ({outcome.action.value}): {outcome.message}")
-    verdict = paint(
-        f"Apply {'complete' if receipt.ok else 'incomplete'}:", "green" if receipt.ok else "red"
-    )
+    ending = "interrupted" if receipt.interrupted else "complete" if receipt.ok else "incomplete"
+    verdict = paint(f"Apply {ending}:", "green" if receipt.ok else "red")
     click.echo(
         f"{verdict} {receipt.count(SUCCEEDED)} succeeded, {receipt.count(FAILED)} failed, "
         f"{receipt.count(SKIPPED)} skipped."
