@@ -259,3 +259,17 @@ def test_a_record_reads_back_strictly() -> None:
     assert kind.read_record(record.to_dict()) == record
     with pytest.raises(ValueError, match="monthly_usd"):
         kind.read_record({**record.to_dict(), "monthly_usd": 500.0})
+
+
+def test_a_hard_limit_lowered_under_a_limit_already_set_is_a_warning_not_a_failed_plan() -> None:
+    result = plan(config("500.00"), applied("500.00"), live("500.00", hard="400.00"))
+
+    assert result.changes == ()
+    (warning,) = [w for w in result.warnings if ADDRESS in w]
+    assert "$500.00" in warning and "$400.00" in warning and "nothing is written" in warning
+
+
+def test_a_forget_shows_the_last_applied_value_as_such() -> None:
+    text = render_text(plan(config(None), applied("500.00")))
+
+    assert "$500.00 when last applied; left as it is at xAI" in text

@@ -192,7 +192,10 @@ class XaiSpendingLimits(
         before, after = change.before or {}, change.after or {}
         if change.action is Action.FORGET:
             return [
-                Row("monthly_usd", f"{dollars(before.get('monthly_usd'))} (left as it is at xAI)")
+                Row(
+                    "monthly_usd",
+                    f"{dollars(before.get('monthly_usd'))} when last applied; left as it is at xAI",
+                )
             ]
         old, new = before.get("monthly_usd"), after.get("monthly_usd")
         if old == new:
@@ -250,9 +253,15 @@ def _compare(
     diff: Diff,
 ) -> None:
     address, target = wanted.address, wanted.monthly_usd
-    if target > live.hard:
+    if target > live.hard and live.soft != target:
         diff.errors.append((address, _above_hard(address, target, live.hard)))
         return
+    if target > live.hard:  # xAI lowered the hard limit under a limit already set: no write
+        diff.warnings.append(
+            f"{address}: {_above_hard(address, target, live.hard)}; the limit is already "
+            f"{dollars(target)} at xAI, so nothing is written, but xAI enforces at most the "
+            "hard limit"
+        )
     details: dict[str, Any] = live.to_dict()
     del details["soft"]
     details["month_spend"] = _plain(month_spend) if month_spend is not None else None
@@ -298,8 +307,8 @@ def _unread(wanted: DesiredSpendingLimit, applied: Decimal | None, diff: Diff) -
     before = {"monthly_usd": _plain(applied) if applied is not None else None}
     reason = (
         f"{dollars(applied) if applied is not None else 'never applied'} -> "
-        f"{dollars(wanted.monthly_usd)} (compared with what was last applied: the live limit "
-        "was not read)"
+        f"{dollars(wanted.monthly_usd)}; compared with what was last applied, as the live "
+        "limit was not read"
     )
     after = {"monthly_usd": _plain(wanted.monthly_usd)}
     diff.changes.append(Change(wanted.address, Action.UPDATE, before, after, reason))
