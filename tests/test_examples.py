@@ -390,3 +390,26 @@ def test_the_drift_issue_is_opened_updated_and_closed(tmp_path):
     assert [name for name, _ in closed] == ["createComment", "update"]
     assert closed[1][1]["state"] == "closed"
     assert quiet == []
+
+
+def test_a_failed_plan_replaces_the_comment_with_the_error_and_fails_the_check(runner):
+    team = next((runner.repo / "reconciler").glob("team-*.yaml"))
+    team.write_text(team.read_text(encoding="utf-8") + "      - name: [broken\n", "utf-8")
+
+    planned = runner.run("reconciler-plan.yml", "Plan")
+
+    assert planned.returncode == 0  # the step records the failure; the last step fails
+    markdown = (runner.repo / "plan.md").read_text(encoding="utf-8")
+    assert markdown.startswith("### The plan failed")
+    assert "YAML syntax error" in markdown and team.name in markdown
+    assert runner.output()["status"] == "1"
+    failed = runner.run("reconciler-plan.yml", "Fail the check when the plan failed")
+    assert failed.returncode == 1
+
+
+def test_only_the_main_branch_is_ever_applied_even_when_run_by_hand():
+    document = workflow("reconciler-apply.yml")
+    (job,) = document["jobs"].values()
+
+    assert "workflow_dispatch" in document[True]  # YAML 1.1 reads the `on:` key as true
+    assert job["if"] == "github.ref == 'refs/heads/main'"
