@@ -551,5 +551,6 @@ def test_an_interrupted_apply_exits_1_even_when_every_change_was_already_in_flig
             proc.kill()
             proc.communicate()
     assert proc.returncode == 1
+    assert "Interrupted: finishing the changes in flight" in stderr
     assert "Apply interrupted: 2 succeeded, 0 failed, 0 skipped" in stdout
     assert set(workdir.accounts()) == {"a", "b"}
