@@ -56,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     clear_stop()  # a test may run several commands in one process
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
-    except click.exceptions.Abort:
-        err("Aborted.")
+    except click.exceptions.Abort:  # click's name for Ctrl-C (or EOF at a prompt)
+        err("Interrupted.")
         code = 1
     except click.ClickException as exc:
         exc.show()
