@@ -4,9 +4,9 @@ First stage of the flow. Expands ``-c`` paths (a directory means its ``*.yaml``/
 sorted), reads each file strictly (``yamlsource``), merges them keeping each value's
 ``file:line`` (a group may be declared in one file and its sub-accounts listed in
 several; the same setting twice is an error naming both places), validates against the
-JSON Schema, applies the rules a schema cannot express (duplicate names), and builds the
-model. Credentials are looked up separately (``required_env``) because ``validate``
-needs none.
+JSON Schema, applies the rules a schema cannot express (``config_rules``: names), and
+builds the model.
+Credentials are looked up separately (``required_env``) because ``validate`` needs none.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Any
 
+from reconciler.config_rules import rule_issues
 from reconciler.discovery import config_files
+from reconciler.echo import shown_plain, shown_value
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
 from reconciler.model import (
     Budget,
@@ -39,12 +41,10 @@ from reconciler.model import (
 from reconciler.names import identity
 from reconciler.schema import schema_issues
 from reconciler.yamlsource import (
-    Location,
     Locations,
     Path,
     YamlDocument,
     YamlError,
-    display_path,
     format_path,
     load_yaml,
 )
@@ -91,7 +91,7 @@ def load_config(
         raise ConfigError(issues)
     merged = {"version": 1, **merged}
     issues.extend(schema_issues(merged, locations, files[0]))
-    issues.extend(_duplicate_names(merged, locations))
+    issues.extend(rule_issues(merged, locations))
     if issues:
         raise ConfigError(issues)
     state_path = _state_path(merged, locations, default_dir)
@@ -125,9 +125,10 @@ def _version_issues(document: YamlDocument) -> list[ConfigIssue]:
     location = document.locations[("version",)]
     if (type(value) is int and value == 1) or location.reported:
         return []  # a value YAML could not read is reported already
-    found = location.raw if location.yaml_kind else repr(location.raw)
     if location.raw is None:
         found = "a mapping" if isinstance(value, dict) else "a list"
+    else:
+        found = shown_plain(location.raw) if location.yaml_kind else shown_value(location.raw)
     message = f"must be 1, the only config version that exists (found {found})"
     return [ConfigIssue(document.file, location.line, "version", message)]
 
@@ -181,31 +182,6 @@ class _Merger:
         if isinstance(value, list):
             return [self._copy(v, (*src, i), (*dst, i)) for i, v in enumerate(value)]
         return value
-
-
-def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[ConfigIssue]:
-    """Names must be unique in a group. Runs on unvalidated data, so it skips bad shapes."""
-    issues = []
-    groups = merged.get("minimax")
-    for alias, group in groups.items() if isinstance(groups, dict) else ():
-        first: dict[str, tuple[Location, str]] = {}  # identity -> where, and as written
-        accounts = group.get("sub_accounts") if isinstance(group, dict) else None
-        for i, account in enumerate(accounts if isinstance(accounts, list) else ()):
-            name = account.get("name") if isinstance(account, dict) else None
-            path = ("minimax", alias, "sub_accounts", i, "name")
-            if not isinstance(name, str) or path not in locations:
-                continue  # the schema reports a missing or mistyped name
-            here = locations[path]
-            same = identity(name)  # café typed as NFC or NFD is one name
-            if same not in first:
-                first[same] = (here, name)
-                continue
-            where, written = first[same]
-            message = f"duplicate sub-account name {name!r} in group {alias} (first at {where})"
-            if written != name:
-                message += "; the two differ only in how their Unicode characters are composed"
-            issues.append(ConfigIssue(here.file, here.line, display_path(locations, path), message))
-    return issues
 
 
 def parse_duration(text: str) -> timedelta:

@@ -427,7 +427,7 @@ def test_xai_spending_limits_follow_the_same_money_rules(written: str) -> None:
             '2026-13-45 is read by YAML as a date; quote it: "2026-13-45"',
         ),
         ("name: null", f"{PATH0}.name", 'null is read by YAML as null; quote it: "null"'),
-        ("name:", f"{PATH0}.name", "has no value"),
+        ("name:", f"{PATH0}.name", "has no value; it must be 1 to 128 characters"),
     ],
 )
 def test_a_yaml_typed_scalar_where_a_string_is_wanted_says_to_quote_it(
@@ -438,12 +438,47 @@ def test_a_yaml_typed_scalar_where_a_string_is_wanted_says_to_quote_it(
     assert (issue.line, issue.path, issue.message) == (FIRST, path, message)
 
 
-def test_status_off_is_not_a_status_and_the_message_says_to_quote() -> None:
+@pytest.mark.parametrize(
+    ("lines", "path", "message"),
+    [
+        (
+            ("name: a", "rotate_every: 90"),
+            f"{PATH0}.rotate_every",
+            "90 must be a duration like 90d (days) or 12h (hours), at most 99999",
+        ),
+        (
+            ("name: a", "budget:", "  monthly_cash: null"),
+            f"{PATH0}.budget.monthly_cash",
+            'null must be a non-negative amount with at most 2 decimals, like "200.00"',
+        ),
+        (
+            ("name: a", "budget:", "  monthly_cash:"),
+            f"{PATH0}.budget.monthly_cash",
+            'has no value; it must be a non-negative amount with at most 2 decimals, like "200.00"',
+        ),
+        (
+            ("name: a", "rotate_every: 2026-01-01"),
+            f"{PATH0}.rotate_every",
+            "2026-01-01 must be a duration like 90d (days) or 12h (hours), at most 99999",
+        ),
+    ],
+)
+def test_a_yaml_typed_scalar_that_quoting_would_not_fix_says_what_is_expected(
+    lines: tuple[str, ...], path: str, message: str
+) -> None:
+    issue = one_issue(account(*lines))
+
+    assert (issue.path, issue.message) == (path, message)
+    assert "quote" not in issue.message
+
+
+def test_status_off_is_not_a_status_and_the_message_says_how_yaml_read_it() -> None:
     issue = one_issue(account("name: a", "status: off"))
 
     assert (issue.line, issue.path) == (FIRST + 1, f"{PATH0}.status")
     assert issue.message.startswith("'off' is not one of ['enabled', 'disabled']")
-    assert "boolean" in issue.message and "quote" in issue.message
+    assert "boolean" in issue.message
+    assert "quote" not in issue.message  # "off" quoted is no status either
 
 
 @pytest.mark.parametrize(
@@ -483,7 +518,8 @@ def test_a_name_with_control_characters_is_rejected() -> None:
         (FIRST, f"{PATH0}.name"),
         (FIRST + 1, "minimax.cn-main.sub_accounts[1].name"),
     ]
-    assert all("without control characters" in i.message for i in found)
+    assert all("(a control character): a name may not hold control" in i.message for i in found)
+    assert "'a\\tb' holds U+0009" in found[0].message
 
 
 @pytest.mark.parametrize("name", ['""', '"' + "a" * 129 + '"'])
