@@ -4,8 +4,8 @@ First stage of the flow. Expands ``-c`` paths (a directory means its ``*.yaml``/
 sorted), reads each file strictly (``yamlsource``), merges them keeping each value's
 ``file:line`` (a group may be declared in one file and its sub-accounts listed in
 several; the same setting twice is an error naming both places), validates against the
-JSON Schema, applies the rules a schema cannot express (``config_rules``: names), and
-builds the model.
+JSON Schema, applies the rules a schema cannot express (``config_rules``: names, where
+credentials may go), and builds the model.
 Credentials are looked up separately (``required_env``) because ``validate`` needs none.
 """
 
@@ -65,7 +65,8 @@ def load_config(
     file that declares it; when no file declares one, the default is relative to
     ``default_dir`` (the current directory when None).
     """
-    files = config_files(paths, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    files = config_files(paths, environ)
     merged: dict[str, Any] = {}
     locations: Locations = {}
     issues: list[ConfigIssue] = []
@@ -91,7 +92,7 @@ def load_config(
         raise ConfigError(issues)
     merged = {"version": 1, **merged}
     issues.extend(schema_issues(merged, locations, files[0]))
-    issues.extend(rule_issues(merged, locations))
+    issues.extend(rule_issues(merged, locations, environ))
     if issues:
         raise ConfigError(issues)
     state_path = _state_path(merged, locations, default_dir)

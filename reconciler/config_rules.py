@@ -5,14 +5,16 @@ runs both and reports every issue at once). The rules run on the merged document
 is known to be valid, so each one skips what has the wrong shape: the schema says why.
 
 * names: unique in their group (compared in their NFC identity), and free of characters
-  that show as nothing or a blank (``names.refused_characters``).
+  that show as nothing or a blank (``names.refused_characters``);
+* credentials go only where they belong (``credential_rules``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from reconciler.credential_rules import credential_issues
 from reconciler.echo import shown_name
 from reconciler.errors import ConfigIssue
 from reconciler.names import RefusedCharacter, identity, refused_characters
@@ -21,9 +23,11 @@ from reconciler.yamlsource import Location, Locations, Path, issue_at
 _REFUSED_SHOWN = 3  # distinct characters named in one message, at most
 
 
-def rule_issues(doc: dict[str, Any], locations: Locations) -> list[ConfigIssue]:
+def rule_issues(
+    doc: dict[str, Any], locations: Locations, environ: Mapping[str, str]
+) -> list[ConfigIssue]:
     """Every issue of every rule above; an empty list when the config keeps them all."""
-    return _name_issues(doc, locations)
+    return [*_name_issues(doc, locations), *credential_issues(doc, locations, environ)]
 
 
 def _names(doc: dict[str, Any], locations: Locations) -> Iterator[tuple[str, str, Path]]:

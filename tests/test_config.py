@@ -649,8 +649,11 @@ def test_a_base_url_that_is_not_https_or_loopback_http_is_rejected(url: str) -> 
         "https://proxy.example.com:8443/minimax",
     ],
 )
-def test_https_anywhere_and_http_on_loopback_are_accepted(url: str) -> None:
-    assert load(_with_base_url(url)).minimax["cn-main"].base_url == url
+def test_https_anywhere_allowed_and_http_on_loopback_are_accepted(url: str) -> None:
+    write("reconciler.yaml", _with_base_url(url))
+    allowed = {"RECONCILER_ALLOWED_HOSTS": "proxy.example.com"}
+
+    assert load_config(["reconciler.yaml"], allowed).minimax["cn-main"].base_url == url
 
 
 # -- duplicates --
