@@ -4,8 +4,8 @@ First stage of the flow. Expands ``-c`` paths (a directory means its ``*.yaml``/
 sorted), reads each file strictly (``yamlsource``), merges them keeping each value's
 ``file:line`` (a group may be declared in one file and its sub-accounts listed in
 several; the same setting twice is an error naming both places), validates against the
-JSON Schema, applies the rules a schema cannot express (``config_rules``: names, where
-credentials may go), and builds the model.
+JSON Schema, applies the rules a schema cannot express (``config_rules``: names, accounts
+declared twice, the state path, where credentials may go), and builds the model.
 Credentials are looked up separately (``required_env``) because ``validate`` needs none.
 """
 
@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.config_rules import rule_issues
+from reconciler.config_rules import expand_home, rule_issues
 from reconciler.discovery import config_files
 from reconciler.echo import shown_plain, shown_value
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
@@ -95,7 +95,7 @@ def load_config(
     issues.extend(rule_issues(merged, locations, environ))
     if issues:
         raise ConfigError(issues)
-    state_path = _state_path(merged, locations, default_dir)
+    state_path = _state_path(merged, locations, default_dir, environ)
     return _build(merged, files, digests, state_path)
 
 
@@ -191,15 +191,19 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=amount) if text.endswith("d") else timedelta(hours=amount)
 
 
-def _state_path(doc: dict[str, Any], locations: Locations, default_dir: str | None) -> str:
+def _state_path(
+    doc: dict[str, Any], locations: Locations, default_dir: str | None, environ: Mapping[str, str]
+) -> str:
     """Where the state lives: relative to the file that says so, else to ``default_dir``.
 
     So ``plan -c /repo/accounts`` run from anywhere reads the same state as from ``/repo``.
+    A leading ``~`` is the home directory, as in a shell (the rules refused an unknown one).
     """
     declared = doc.get("state", {}).get("path")
     if declared is None:
         default = StateSettings().path
         return str(FsPath(default_dir, default)) if default_dir else default
+    declared = expand_home(declared, environ) or declared
     where = FsPath(locations[("state", "path")].file).parent
     return declared if FsPath(declared).is_absolute() else str(where / declared)
 

@@ -668,6 +668,47 @@ def test_a_duplicate_name_in_a_group_is_reported_at_the_second_naming_the_first(
     )
 
 
+@pytest.mark.parametrize(
+    ("section", "first", "second", "key", "shown"),
+    [
+        (
+            "minimax",
+            "group_id: '1687256519302470'\n    api_key_env: K",
+            "group_id: '1687256519302470'\n    api_key_env: K",
+            "group_id",
+            "group_id '1687256519302470' declared twice",
+        ),
+        (
+            "xai",
+            "team_id: 4f6a1c2e-8d3b-4e5f-9a7c-2b1d0e3f4a5b\n    management_key_env: K",
+            "team_id: 4f6a1c2e-8d3b-4e5f-9a7c-2b1d0e3f4a5b\n    management_key_env: K",
+            "team_id",
+            "team_id declared twice",  # 36 characters: too long to show
+        ),
+        ("useapi", "token_env: T", "token_env: T", "token_env", "token_env 'T' declared twice"),
+    ],
+)
+def test_one_provider_account_under_two_aliases_is_declared_twice(
+    section: str, first: str, second: str, key: str, shown: str
+) -> None:
+    write("a.yaml", f"version: 1\n{section}:\n  one:\n    {first}\n")
+    write("b.yaml", f"version: 1\n{section}:\n  two:\n    {second}\n")
+
+    [issue] = issues_of("a.yaml", "b.yaml")
+
+    assert (issue.file, issue.line, issue.path) == ("b.yaml", 4, f"{section}.two.{key}")
+    assert issue.message.startswith(f"{shown}: also {section}.one at a.yaml:4.")
+
+
+def test_two_groups_with_different_ids_are_two_accounts() -> None:
+    text = (
+        "version: 1\nminimax:\n  cn-main:\n    group_id: '1'\n    api_key_env: MINIMAX_API_KEY\n"
+        "  other:\n    group_id: '2'\n    api_key_env: MINIMAX_API_KEY\n"
+    )
+
+    assert set(load(text).minimax) == {"cn-main", "other"}
+
+
 def test_a_duplicate_yaml_key_is_reported_at_the_second_naming_the_first() -> None:
     issue = one_issue(account("name: a", "status: enabled", "status: disabled"))
 
