@@ -16,13 +16,14 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Any
 
 from reconciler.config_rules import expand_home, rule_issues
-from reconciler.discovery import config_files
+from reconciler.discovery import config_files, left_out_names
 from reconciler.echo import shown_plain, shown_value
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
 from reconciler.model import (
@@ -66,7 +67,7 @@ def load_config(
     ``default_dir`` (the current directory when None).
     """
     environ = os.environ if environ is None else environ
-    files = config_files(paths, environ)
+    files, left_out = config_files(paths, environ)
     merged: dict[str, Any] = {}
     locations: Locations = {}
     issues: list[ConfigIssue] = []
@@ -96,7 +97,19 @@ def load_config(
     if issues:
         raise ConfigError(issues)
     state_path = _state_path(merged, locations, default_dir, environ)
-    return _build(merged, files, digests, state_path)
+    desired = _build(merged, files, digests, state_path)
+    return replace(desired, warnings=_left_out_warnings(left_out))
+
+
+def _left_out_warnings(left_out: list[str]) -> tuple[str, ...]:
+    """Reading a directory is not recursive (like ``terraform``): say what that left out."""
+    if not left_out:
+        return ()
+    return (
+        f"{left_out_names(left_out)}: not read, being in a subdirectory of a config directory "
+        "(a directory means only its own *.yaml and *.yml files). Name the subdirectory with "
+        "another -c, or move the files up",
+    )
 
 
 def _read_text(file: str, digests: dict[str, str]) -> str | ConfigIssue:

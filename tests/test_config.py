@@ -914,6 +914,31 @@ def test_a_directory_means_its_yaml_and_yml_files_sorted_not_recursive(workdir: 
     assert [s.name for s in desired.minimax["cn-main"].sub_accounts] == ["from-yml", "from-yaml"]
 
 
+def test_yaml_files_in_a_config_directorys_subdirectories_are_named_as_left_out() -> None:
+    write("conf/groups.yaml", GROUP + "      - name: a\n")
+    write("conf/teams/x.yaml", "version: 1\n")
+    write("conf/teams/eu/y.yml", "version: 1\n")
+    write("conf/teams/notes.txt", "not yaml\n")
+    write("conf/.hidden/z.yaml", "version: 1\n")
+
+    (warning,) = load_config(["conf"]).warnings
+
+    assert warning.startswith("conf/teams/x.yaml, conf/teams/eu/y.yml: not read, being in a ")
+    assert "Name the subdirectory with another -c" in warning
+    assert load_config(["conf", "conf/teams", "conf/teams/eu"]).warnings == ()
+    assert load_config(["conf/groups.yaml"]).warnings == ()
+
+
+def test_a_config_directory_with_yaml_only_below_says_subdirectories_are_not_read() -> None:
+    write("conf/teams/x.yaml", "version: 1\n")
+
+    [issue] = issues_of("conf")
+
+    assert issue.message == (
+        "directory holds no *.yaml or *.yml file (subdirectories are not read: conf/teams/x.yaml)"
+    )
+
+
 def test_directories_and_files_may_be_mixed() -> None:
     write(
         "groups.yaml", "version: 1\nminimax:\n  cn-main:\n    group_id: '1'\n    api_key_env: K\n"

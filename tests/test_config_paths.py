@@ -1,7 +1,9 @@
-"""Paths in and around the config: ``state.path`` names a file.
+"""Paths in and around the config: ``state.path`` names a file, and a config directory's
+subdirectories are not read without saying so.
 
-``state.path: "st/"`` once became a file ``st``, and ``"~/x.json"`` a directory named ``~``:
-each is now refused at the config's ``file:line``, or expanded as a shell would.
+``state.path: "st/"`` once became a file ``st``, and ``"~/x.json"`` a directory named ``~``;
+YAML files under ``reconciler/teams/`` were ignored without a word. Each is now refused or
+told, at the config's ``file:line`` or as a warning from ``validate`` and ``plan``.
 """
 
 from __future__ import annotations
@@ -70,3 +72,22 @@ def test_apply_keeps_a_tilde_state_in_the_home_directory_not_in_a_directory_name
     assert applied.code == 0, applied.output
     assert (home / "state" / "r.json").is_file()
     assert not (workdir.path / "~").exists()
+
+
+def test_validate_and_plan_name_the_yaml_files_a_config_directory_leaves_out(
+    workdir: Workdir,
+) -> None:
+    (workdir.path / "accounts").mkdir()
+    workdir.config("- name: a\n", name="accounts/main.yaml")
+    workdir.write("accounts/teams/x.yaml", "version: 1\n")
+
+    validated = workdir.run("validate", "-c", "accounts/")
+    planned = workdir.run("plan", "-c", "accounts/")
+
+    left_out = "accounts/teams/x.yaml: not read, being in a subdirectory of a config directory"
+    assert validated.code == 0, validated.output
+    assert f"Warning: {left_out}" in validated.stderr
+    assert planned.code == 0, planned.output
+    assert left_out in planned.stdout
+    both = workdir.run("validate", "-c", "accounts/", "-c", "accounts/teams")
+    assert both.code == 0 and "Warning" not in both.output
