@@ -4,9 +4,9 @@ First stage of the flow. Expands ``-c`` paths (a directory means its ``*.yaml``/
 sorted), reads each file strictly (``yamlsource``), merges them keeping each value's
 ``file:line`` (a group may be declared in one file and its sub-accounts listed in
 several; the same setting twice is an error naming both places), validates against the
-JSON Schema, applies the rules a schema cannot express (duplicate names), and builds the
-model. Credentials are looked up separately (``required_env``) because ``validate``
-needs none.
+JSON Schema, applies the rules a schema cannot express (``config_rules``: names, accounts
+declared twice, the state path, where credentials may go), and builds the model.
+Credentials are looked up separately (``required_env``) because ``validate`` needs none.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Any
 
-from reconciler.discovery import config_files
+from reconciler.config_rules import expand_home, rule_issues
+from reconciler.discovery import config_files, left_out_names
+from reconciler.echo import shown_plain, shown_value
 from reconciler.errors import ConfigError, ConfigIssue, CredentialsError
 from reconciler.model import (
     Budget,
@@ -39,12 +42,10 @@ from reconciler.model import (
 from reconciler.names import identity
 from reconciler.schema import schema_issues
 from reconciler.yamlsource import (
-    Location,
     Locations,
     Path,
     YamlDocument,
     YamlError,
-    display_path,
     format_path,
     load_yaml,
 )
@@ -65,7 +66,8 @@ def load_config(
     file that declares it; when no file declares one, the default is relative to
     ``default_dir`` (the current directory when None).
     """
-    files = config_files(paths, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    files, left_out = config_files(paths, environ)
     merged: dict[str, Any] = {}
     locations: Locations = {}
     issues: list[ConfigIssue] = []
@@ -91,11 +93,23 @@ def load_config(
         raise ConfigError(issues)
     merged = {"version": 1, **merged}
     issues.extend(schema_issues(merged, locations, files[0]))
-    issues.extend(_duplicate_names(merged, locations))
+    issues.extend(rule_issues(merged, locations, environ))
     if issues:
         raise ConfigError(issues)
-    state_path = _state_path(merged, locations, default_dir)
-    return _build(merged, files, digests, state_path)
+    state_path = _state_path(merged, locations, default_dir, environ)
+    desired = _build(merged, files, digests, state_path)
+    return replace(desired, warnings=_left_out_warnings(left_out))
+
+
+def _left_out_warnings(left_out: list[str]) -> tuple[str, ...]:
+    """Reading a directory is not recursive (like ``terraform``): say what that left out."""
+    if not left_out:
+        return ()
+    return (
+        f"{left_out_names(left_out)}: not read, being in a subdirectory of a config directory "
+        "(a directory means only its own *.yaml and *.yml files). Name the subdirectory with "
+        "another -c, or move the files up",
+    )
 
 
 def _read_text(file: str, digests: dict[str, str]) -> str | ConfigIssue:
@@ -125,9 +139,10 @@ def _version_issues(document: YamlDocument) -> list[ConfigIssue]:
     location = document.locations[("version",)]
     if (type(value) is int and value == 1) or location.reported:
         return []  # a value YAML could not read is reported already
-    found = location.raw if location.yaml_kind else repr(location.raw)
     if location.raw is None:
         found = "a mapping" if isinstance(value, dict) else "a list"
+    else:
+        found = shown_plain(location.raw) if location.yaml_kind else shown_value(location.raw)
     message = f"must be 1, the only config version that exists (found {found})"
     return [ConfigIssue(document.file, location.line, "version", message)]
 
@@ -183,46 +198,25 @@ class _Merger:
         return value
 
 
-def _duplicate_names(merged: dict[str, Any], locations: Locations) -> list[ConfigIssue]:
-    """Names must be unique in a group. Runs on unvalidated data, so it skips bad shapes."""
-    issues = []
-    groups = merged.get("minimax")
-    for alias, group in groups.items() if isinstance(groups, dict) else ():
-        first: dict[str, tuple[Location, str]] = {}  # identity -> where, and as written
-        accounts = group.get("sub_accounts") if isinstance(group, dict) else None
-        for i, account in enumerate(accounts if isinstance(accounts, list) else ()):
-            name = account.get("name") if isinstance(account, dict) else None
-            path = ("minimax", alias, "sub_accounts", i, "name")
-            if not isinstance(name, str) or path not in locations:
-                continue  # the schema reports a missing or mistyped name
-            here = locations[path]
-            same = identity(name)  # café typed as NFC or NFD is one name
-            if same not in first:
-                first[same] = (here, name)
-                continue
-            where, written = first[same]
-            message = f"duplicate sub-account name {name!r} in group {alias} (first at {where})"
-            if written != name:
-                message += "; the two differ only in how their Unicode characters are composed"
-            issues.append(ConfigIssue(here.file, here.line, display_path(locations, path), message))
-    return issues
-
-
 def parse_duration(text: str) -> timedelta:
     """``90d`` or ``12h`` (validated by the schema) as a timedelta."""
     amount = int(text[:-1])
     return timedelta(days=amount) if text.endswith("d") else timedelta(hours=amount)
 
 
-def _state_path(doc: dict[str, Any], locations: Locations, default_dir: str | None) -> str:
+def _state_path(
+    doc: dict[str, Any], locations: Locations, default_dir: str | None, environ: Mapping[str, str]
+) -> str:
     """Where the state lives: relative to the file that says so, else to ``default_dir``.
 
     So ``plan -c /repo/accounts`` run from anywhere reads the same state as from ``/repo``.
+    A leading ``~`` is the home directory, as in a shell (the rules refused an unknown one).
     """
     declared = doc.get("state", {}).get("path")
     if declared is None:
         default = StateSettings().path
         return str(FsPath(default_dir, default)) if default_dir else default
+    declared = expand_home(declared, environ) or declared
     where = FsPath(locations[("state", "path")].file).parent
     return declared if FsPath(declared).is_absolute() else str(where / declared)
 

@@ -1,7 +1,8 @@
 """Which config files a command reads: ``-c`` paths expanded, or the defaults discovered.
 
 First step of loading, before any YAML is read. ``-c PATH`` may name files or directories
-(a directory means its ``*.yaml``/``*.yml`` files, sorted, not recursive). Without ``-c``
+(a directory means its ``*.yaml``/``*.yml`` files, sorted, not recursive: YAML files in its
+subdirectories are listed as left out, so the command can say so rather than ignore them). Without ``-c``
 the config is ``RECONCILER_CONFIG`` when set, else ``reconciler.yaml``, ``reconciler.yml``
 or a ``reconciler/`` directory holding YAML files in the current directory; when none (or
 more than one) is there, the error lists what was tried, so a CI job run from the wrong
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from reconciler.errors import ConfigError, ConfigIssue
 
@@ -20,6 +22,15 @@ CONFIG_ENV = "RECONCILER_CONFIG"
 DEFAULT_FILES = ("reconciler.yaml", "reconciler.yml")
 DEFAULT_DIRECTORY = "reconciler"
 _SUFFIXES = (".yaml", ".yml")
+_WALK_MAX = 2000  # directories looked into for left-out files, at most (``-c .`` in a big repo)
+LEFT_OUT_SHOWN = 5  # left-out files named in a message, at most
+
+
+class ConfigFiles(NamedTuple):
+    """The files a command reads, and the YAML files in subdirectories it does not read."""
+
+    files: list[str]
+    left_out: list[str]
 
 
 def default_config(environ: Mapping[str, str]) -> list[str] | None:
@@ -44,7 +55,7 @@ def tried() -> str:
     return f"{CONFIG_ENV} (unset), {', '.join(DEFAULT_FILES)}, {DEFAULT_DIRECTORY}/*.yaml"
 
 
-def config_files(paths: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+def config_files(paths: Sequence[str], environ: Mapping[str, str]) -> ConfigFiles:
     """The YAML files that ``-c`` arguments (or the discovered default) name, in order."""
     named_by_env = not paths and bool(environ.get(CONFIG_ENV, "").strip())
     if not paths:
@@ -66,8 +77,9 @@ def config_files(paths: Sequence[str], environ: Mapping[str, str]) -> list[str]:
         ) from None
 
 
-def _expand(paths: Sequence[str]) -> list[str]:
+def _expand(paths: Sequence[str]) -> ConfigFiles:
     files: list[str] = []
+    left_out: list[str] = []
     issues: list[ConfigIssue] = []
     for raw in paths:
         path = Path(raw)
@@ -77,16 +89,48 @@ def _expand(paths: Sequence[str]) -> list[str]:
             except OSError as exc:
                 issues.append(ConfigIssue(raw, None, "", f"cannot list: {exc.strerror or exc}"))
                 continue
+            below = _yaml_below(path)
             if not found:
-                issues.append(ConfigIssue(raw, None, "", "directory holds no *.yaml or *.yml file"))
+                issues.append(ConfigIssue(raw, None, "", _no_yaml(below)))
             files.extend(str(p) for p in found)
+            left_out.extend(below)
         elif path.is_file():
             files.append(raw)
         else:
             issues.append(ConfigIssue(raw, None, "", _not_a_config(raw, path)))
     if issues:
         raise ConfigError(issues)
-    return list(dict.fromkeys(files))
+    files = list(dict.fromkeys(files))
+    read = {os.path.normpath(f) for f in files}
+    return ConfigFiles(
+        files, [f for f in dict.fromkeys(left_out) if os.path.normpath(f) not in read]
+    )
+
+
+def _yaml_below(directory: Path) -> list[str]:
+    """YAML files in the subdirectories of ``directory`` (hidden ones skipped), sorted."""
+    found: list[str] = []
+    for walked, (root, dirs, names) in enumerate(os.walk(directory)):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if walked:  # the directory itself is read
+            found.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(_SUFFIXES))
+        if walked >= _WALK_MAX:
+            break
+    return found
+
+
+def left_out_names(left_out: Sequence[str]) -> str:
+    """The first few left-out files for a message, and how many more there are."""
+    shown = ", ".join(left_out[:LEFT_OUT_SHOWN])
+    more = len(left_out) - LEFT_OUT_SHOWN
+    return f"{shown} and {more} more" if more > 0 else shown
+
+
+def _no_yaml(below: list[str]) -> str:
+    message = "directory holds no *.yaml or *.yml file"
+    if below:
+        message += f" (subdirectories are not read: {left_out_names(below)})"
+    return message
 
 
 def _yaml_in(directory: Path) -> bool:

@@ -146,6 +146,8 @@ class Desired:
     """The whole merged config: what the user wants, plus where it came from.
 
     ``file_digests`` maps each file, as it was named, to the SHA-256 of the bytes read.
+    ``warnings`` are what loading noticed without refusing (YAML files left unread in a
+    config directory's subdirectories); ``validate`` and ``plan`` show them.
     """
 
     files: tuple[str, ...] = ()
@@ -157,6 +159,7 @@ class Desired:
     minimax: dict[str, MinimaxGroup] = field(default_factory=dict)
     xai: dict[str, XaiTeam] = field(default_factory=dict)
     useapi: dict[str, UseapiAccount] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def sub_accounts(self) -> dict[str, DesiredSubAccount]:
         """Every desired sub-account by address (computed once: the applier asks per change)."""

@@ -51,6 +51,7 @@ def make_plan(
     live = live or Live()
     context = DiffContext(desired, now, live.refreshed, live.money)
     draft = Diff()
+    draft.warnings.extend(desired.warnings)  # what loading the config noticed
     for kind, records in _by_kind(recorded).items():
         draft.warnings.extend(kind.notes(desired))
         draft.extend(_diff_kind(kind, records, live, context))

@@ -3,12 +3,12 @@
 Second stage of the config flow, after ``yamlsource`` and the merge. The schemas in
 ``reconciler/schemas/`` are the single source of truth; this module only turns
 jsonschema's errors into ``ConfigIssue`` values at ``file:line``: it picks the line of
-the offending key, prefers a schema's ``x-message`` to jsonschema's wording, never echoes
-a value from a field marked ``x-sensitive: true`` (it may be a pasted API key), nor one
-longer than N characters from a field marked ``x-sensitive: N`` (a GroupId is short; a long
-one is likely a pasted key), and tells users to quote a scalar that YAML 1.1 typed where a
-string is wanted. A value that YAML itself could not read was reported already and is not
-judged again; other values are echoed shortened.
+the offending key and words every message itself (a schema's ``x-message``, else our own
+words: jsonschema's quote the value). A value is shown only as ``echo`` allows (never a
+long one: it may be a pasted key), never from a field marked ``x-sensitive: true``. A
+scalar that YAML 1.1 typed where a string is wanted gets "quote it" when quoting makes it
+valid, else what is expected. A value that YAML itself could not read was reported
+already and is not judged again.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from reconciler.echo import fits, shown_plain, shown_value
 from reconciler.errors import ConfigIssue
 from reconciler.yamlsource import Location, Locations, Path, display_path, shown_key
-
-_SHOWN_MAX = 60  # characters of a value echoed in a message, at most
 
 
 @cache
@@ -127,7 +126,7 @@ def _describe(error: Any, locations: Locations, fallback_file: str) -> list[Conf
     if "propertyNames" in error.relative_schema_path:
         # jsonschema reports the key's own failure (pattern) at the mapping's path.
         key = error.instance
-        message = error.schema.get("x-message") or error.message
+        message = error.schema.get("x-message") or "is not a valid key here"
         return [_issue(locations, (*path, key), fallback_file, f"{shown_key(key)} {message}")]
     if error.validator == "required":
         # Our own words, not jsonschema's (its wording is not an API): one issue per missing key.
@@ -155,64 +154,84 @@ def _issue(locations: Locations, path: Path, fallback_file: str, message: str) -
 
 def _message(error: Any, location: Location) -> str:
     schema = error.schema
-    sensitive = schema.get("x-sensitive")
     # Checked first: the value may be a pasted API key, even one YAML reads as a number.
-    if sensitive is True:
+    if schema.get("x-sensitive") is True:
         return str(schema["x-message"])
-    length = _length(error.instance, location)
-    if sensitive and length > sensitive:
-        wanted = schema.get("x-message", "is not valid")
-        return f"{wanted} (the value, {length} characters long, is not shown: it may be a secret)"
     wants_string = "string" in _types(schema) or _enum_of_strings(schema)
     if location.yaml_kind and wants_string and error.validator in ("type", "enum", "const"):
-        raw = location.raw or ""
-        enum = schema.get("enum")
-        if len(raw) > _SHOWN_MAX:
-            kind = location.yaml_kind
-            return f"this {len(raw)}-character value is read by YAML as a {kind}; quote it"
-        if location.yaml_kind == "null":
-            return (
-                "has no value"
-                if raw in ("", "~")
-                else f'{raw} is read by YAML as null; quote it: "{raw}"'
-            )
-        if enum is not None and raw not in enum:
-            return (
-                f"{raw!r} is not one of {enum} (YAML reads an unquoted {raw} as a "
-                f"{location.yaml_kind}; quote a value that is meant as text)"
-            )
-        return f'{raw} is read by YAML as a {location.yaml_kind}; quote it: "{raw}"'
-    shown = _shown(error.instance, location)
-    if error.validator == "type":
-        wanted = " or ".join(repr(t) for t in _types(schema))
-        return f"{shown} is not of type {wanted}"
-    if error.validator == "enum":
-        return f"{shown} is not one of {schema['enum']}"
-    if "x-message" not in schema:
-        return str(error.message)
-    return f"{shown} {schema['x-message']}"
+        return _typed_scalar_message(error, location)
+    return f"{_shown(error.instance, location)} {_expected(error)}"
 
 
-def _length(instance: Any, location: Location) -> int:
-    """How long a scalar was as written (0 for a mapping or a list)."""
-    if isinstance(instance, dict | list):
-        return 0
-    return len(location.raw if location.raw is not None else str(instance))
+def _typed_scalar_message(error: Any, location: Location) -> str:
+    """A plain scalar YAML typed (``no``, ``90``, ``null``) where text is wanted.
+
+    "Quote it" only when the quoted text is a valid value: ``name: no`` is the name "no",
+    but ``rotate_every: 90`` quoted is still no duration, so that says what is expected.
+    """
+    raw, kind, schema = location.raw or "", location.yaml_kind, error.schema
+    if kind == "null" and raw in ("", "~"):
+        expected = schema.get("x-message")
+        return f"has no value; it {expected}" if expected else "has no value"
+    if not _valid_as(schema, raw):
+        if "enum" in schema and fits(raw):
+            return (
+                f"{shown_value(raw)} is not one of {schema['enum']} (YAML reads {raw} as a {kind})"
+            )
+        expected = schema.get("x-message") or _expected(error)
+        return f"{_shown(error.instance, location)} {expected}"
+    if not fits(raw):
+        return f"this {len(raw)}-character value is read by YAML as a {kind}; quote it"
+    article = "" if kind == "null" else "a "
+    return f'{raw} is read by YAML as {article}{kind}; quote it: "{raw}"'
+
+
+def _valid_as(schema: dict[str, Any], text: str) -> bool:
+    """Whether ``text``, as a string, is a valid value of ``schema`` (a part of the config's)."""
+    return bool(_validator("config").evolve(schema=schema).is_valid(text))
+
+
+def matches_definition(name: str, value: Any) -> bool:
+    """Whether ``value`` is valid as ``$defs/name`` of the config schema (``env_name``...)."""
+    return bool(_definition(name).is_valid(value))
+
+
+@cache
+def _definition(name: str) -> Any:
+    return _validator("config").evolve(schema=load_schema("config")["$defs"][name])
+
+
+def _expected(error: Any) -> str:
+    """What the value should have been, in our words (jsonschema's quote the value)."""
+    schema, validator, limit = error.schema, error.validator, error.validator_value
+    if validator == "type":
+        return f"is not of type {' or '.join(repr(t) for t in _types(schema))}"
+    if validator == "enum":
+        return f"is not one of {schema['enum']}"
+    if "x-message" in schema:
+        return str(schema["x-message"])
+    words = {
+        "minimum": f"is less than the minimum of {limit}",
+        "maximum": f"is greater than the maximum of {limit}",
+        "minLength": "is empty" if limit == 1 else f"is shorter than {limit} characters",
+        "maxLength": f"is longer than {limit} characters",
+        "const": f"must be {limit!r}",
+    }
+    return words.get(validator, "is not valid here")
 
 
 def _shown(instance: Any, location: Location) -> str:
-    """A value as the user wrote it: the YAML text of a plain scalar, else a short repr."""
+    """A value as the user wrote it: the YAML text of a plain scalar, else quoted; never a
+    long one (``echo``)."""
     if location.yaml_kind == "null":
         return "an empty value" if location.raw in ("", "~") else "null"
-    if location.raw is not None and not isinstance(instance, dict | list):
-        if location.yaml_kind and len(location.raw) <= _SHOWN_MAX:
-            return location.raw
-        return _short(location.raw)
     if isinstance(instance, dict):
         return "a mapping"
     if isinstance(instance, list):
         return "a list"
-    return _short(instance)
+    if location.raw is not None:
+        return shown_plain(location.raw) if location.yaml_kind else shown_value(location.raw)
+    return shown_value(str(instance))
 
 
 def _types(schema: dict[str, Any]) -> list[str]:
@@ -223,13 +242,6 @@ def _types(schema: dict[str, Any]) -> list[str]:
 def _enum_of_strings(schema: dict[str, Any]) -> bool:
     enum = schema.get("enum") or []
     return bool(enum) and all(isinstance(v, str) for v in enum)
-
-
-def _short(value: Any) -> str:
-    text = repr(str(value)) if not isinstance(value, str) else repr(value)
-    if len(text) <= _SHOWN_MAX:
-        return text
-    return f"{text[: _SHOWN_MAX - 3]}...' ({len(str(value))} characters)"
 
 
 def _money_precision_issues(
@@ -245,13 +257,12 @@ def _money_precision_issues(
                 continue  # reported by ``minimum``
             if amount >= 0 and (not amount.is_finite() or amount.as_tuple().exponent < -2):  # type: ignore[operator]
                 location = _locate(locations, path, fallback_file)
-                raw = location.raw or str(value)
                 issues.append(
                     ConfigIssue(
                         location.file,
                         location.line,
                         display_path(locations, path),
-                        f"{_short(raw)} {message}",
+                        f"{shown_value(location.raw or str(value))} {message}",
                     )
                 )
     return issues

@@ -25,6 +25,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.echo import fits, shown_name, shown_plain, shown_value
 from reconciler.errors import ConfigIssue
 
 Path = tuple[str | int, ...]
@@ -50,8 +51,6 @@ MAX_ALIAS_VALUES = 100_000
 # No setting takes a number longer than this; Python refuses int() beyond 4,300 digits,
 # and printing a 4,000-digit value back helps nobody.
 MAX_NUMBER_CHARS = 64
-# A value longer than this is not echoed in YAML-level messages: it may be a pasted secret.
-_ECHO_MAX = 32
 _OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
@@ -83,15 +82,9 @@ class YamlDocument:
     issues: tuple[ConfigIssue, ...] = ()  # duplicate keys: reported, but the rest still checked
 
 
-# Config keys and aliases are short; a longer key may be a secret pasted in the wrong place.
-KEY_SHOWN_MAX = 40
-
-
 def shown_key(key: str) -> str:
-    """A mapping key for a message, unless it is long enough to be a secret pasted as one."""
-    if len(key) <= KEY_SHOWN_MAX:
-        return f"'{key}'"
-    return f"({len(key)} characters, not shown: it may be a pasted secret)"
+    """A mapping key for a message (``echo.shown_name``: not when it may be a pasted secret)."""
+    return shown_name(key, "key")
 
 
 def format_path(path: Path) -> str:
@@ -101,9 +94,18 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            text = part if len(part) <= KEY_SHOWN_MAX else f"<key of {len(part)} characters>"
+            text = _path_part(part)
             out += f".{text}" if out else text
     return out
+
+
+def _path_part(key: str) -> str:
+    """A key as written in a path, escaped if it hides a character, left out if it may be
+    a pasted secret."""
+    shown = shown_key(key)
+    if shown[:1] not in ("'", '"'):
+        return f"<key of {len(key)} characters>"
+    return key if shown[1:-1] == key else shown
 
 
 def display_path(locations: Locations, path: Path) -> str:
@@ -117,6 +119,12 @@ def display_path(locations: Locations, path: Path) -> str:
         if location is not None and location.path is not None:
             return format_path((*location.path, *path[cut:]))
     return format_path(path)
+
+
+def issue_at(locations: Locations, path: Path, message: str) -> ConfigIssue:
+    """An issue at the line where ``path`` (of the merged document) was written."""
+    location = locations[path]
+    return ConfigIssue(location.file, location.line, display_path(locations, path), message)
 
 
 def load_yaml(file: str, text: str) -> YamlDocument:
@@ -311,10 +319,14 @@ def _misread(node: ScalarNode, *, plain: bool) -> str | None:
     if not plain or node.tag not in (_INT_TAG, _FLOAT_TAG) or len(text) > MAX_NUMBER_CHARS:
         return None  # a long float is a Decimal: safe, and the schema judges it
     if ":" in text:  # 190:20:30 is 685230 to YAML 1.1, a time or a ratio to a person
+        if not fits(text):
+            return f"this {len(text)}-character value is read by YAML as a base-60 number; quote it"
         value = SafeConstructor().construct_object(node)
         return f'{text} is read by YAML as the base-60 number {value}; quote it: "{text}"'
     if node.tag == _INT_TAG and _OCTAL.fullmatch(text):  # 0200 is 128 to YAML 1.1
         value, decimal = SafeConstructor().construct_object(node), int(text.replace("_", ""))
+        if value != decimal and not fits(text):
+            return f"this {len(text)}-character value is read by YAML as an octal number; quote it"
         if value != decimal:
             return (
                 f"{text} is read by YAML as the octal number {value}, not {decimal}; "
@@ -325,13 +337,10 @@ def _misread(node: ScalarNode, *, plain: bool) -> str | None:
 
 def _unreadable(node: ScalarNode, kind: str | None) -> str:
     """The message for a scalar YAML cannot construct; long values are not echoed."""
-    shown = node.value if len(node.value) <= _ECHO_MAX else None
     if kind:
-        if shown is None:
+        if not fits(node.value):
             return f"this value is read by YAML as a {kind} that is not valid; quote it"
-        return f'{shown} is read by YAML as a {kind}; quote it: "{shown}"'
+        return f'{shown_plain(node.value)} is read by YAML as a {kind}; quote it: "{node.value}"'
     if node.tag.startswith("tag:yaml.org,2002:") and node.tag[18:] in _CORE_TAGS:
-        what = repr(shown) if shown is not None else "this value"
-        return f"{what} is not a valid !!{node.tag[18:]}"
-    tag = node.tag if len(node.tag) <= _ECHO_MAX else node.tag[:_ECHO_MAX] + "..."
-    return f"unsupported YAML tag {tag!r}; remove it"
+        return f"{shown_value(node.value)} is not a valid !!{node.tag[18:]}"
+    return f"unsupported YAML tag {shown_value(node.tag)}; remove it"

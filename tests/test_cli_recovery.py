@@ -97,6 +97,27 @@ def test_import_refuses_an_address_missing_from_config_or_already_managed(workdi
     assert again.code == 1 and "already managed" in again.stderr
 
 
+@pytest.mark.parametrize("not_an_id", ["00123", "0", "1" * 21, "9" * 32])
+def test_import_refuses_an_id_minimax_cannot_have_naming_the_rule(workdir, not_an_id):
+    workdir.config("- name: ci-bot\n")
+
+    refused = workdir.run("import", CI_BOT, not_an_id)
+
+    assert refused.code == 1, refused.output
+    assert "is not a MiniMax subject_id: a whole number from the console, 1 to 20 digits" in (
+        refused.stderr
+    )
+    assert "no leading zero" in refused.stderr
+    assert workdir.run("state", "list").stdout.strip() == ""
+
+
+def test_import_accepts_a_twenty_digit_id(workdir):
+    workdir.config("- name: ci-bot\n")
+
+    assert workdir.run("import", CI_BOT, "18446744073709551615").code == 0
+    assert workdir.run("state", "list").stdout.strip() == CI_BOT
+
+
 def test_rate_limits_and_server_errors_are_retried_with_retry_after(workdir):
     workdir.config("- name: a\n- name: b\n")
     workdir.sandbox.add_fault(

@@ -427,7 +427,7 @@ def test_xai_spending_limits_follow_the_same_money_rules(written: str) -> None:
             '2026-13-45 is read by YAML as a date; quote it: "2026-13-45"',
         ),
         ("name: null", f"{PATH0}.name", 'null is read by YAML as null; quote it: "null"'),
-        ("name:", f"{PATH0}.name", "has no value"),
+        ("name:", f"{PATH0}.name", "has no value; it must be 1 to 128 characters"),
     ],
 )
 def test_a_yaml_typed_scalar_where_a_string_is_wanted_says_to_quote_it(
@@ -438,12 +438,47 @@ def test_a_yaml_typed_scalar_where_a_string_is_wanted_says_to_quote_it(
     assert (issue.line, issue.path, issue.message) == (FIRST, path, message)
 
 
-def test_status_off_is_not_a_status_and_the_message_says_to_quote() -> None:
+@pytest.mark.parametrize(
+    ("lines", "path", "message"),
+    [
+        (
+            ("name: a", "rotate_every: 90"),
+            f"{PATH0}.rotate_every",
+            "90 must be a duration like 90d (days) or 12h (hours), at most 99999",
+        ),
+        (
+            ("name: a", "budget:", "  monthly_cash: null"),
+            f"{PATH0}.budget.monthly_cash",
+            'null must be a non-negative amount with at most 2 decimals, like "200.00"',
+        ),
+        (
+            ("name: a", "budget:", "  monthly_cash:"),
+            f"{PATH0}.budget.monthly_cash",
+            'has no value; it must be a non-negative amount with at most 2 decimals, like "200.00"',
+        ),
+        (
+            ("name: a", "rotate_every: 2026-01-01"),
+            f"{PATH0}.rotate_every",
+            "2026-01-01 must be a duration like 90d (days) or 12h (hours), at most 99999",
+        ),
+    ],
+)
+def test_a_yaml_typed_scalar_that_quoting_would_not_fix_says_what_is_expected(
+    lines: tuple[str, ...], path: str, message: str
+) -> None:
+    issue = one_issue(account(*lines))
+
+    assert (issue.path, issue.message) == (path, message)
+    assert "quote" not in issue.message
+
+
+def test_status_off_is_not_a_status_and_the_message_says_how_yaml_read_it() -> None:
     issue = one_issue(account("name: a", "status: off"))
 
     assert (issue.line, issue.path) == (FIRST + 1, f"{PATH0}.status")
     assert issue.message.startswith("'off' is not one of ['enabled', 'disabled']")
-    assert "boolean" in issue.message and "quote" in issue.message
+    assert "boolean" in issue.message
+    assert "quote" not in issue.message  # "off" quoted is no status either
 
 
 @pytest.mark.parametrize(
@@ -483,7 +518,8 @@ def test_a_name_with_control_characters_is_rejected() -> None:
         (FIRST, f"{PATH0}.name"),
         (FIRST + 1, "minimax.cn-main.sub_accounts[1].name"),
     ]
-    assert all("without control characters" in i.message for i in found)
+    assert all("(a control character): a name may not hold control" in i.message for i in found)
+    assert "'a\\tb' holds U+0009" in found[0].message
 
 
 @pytest.mark.parametrize("name", ['""', '"' + "a" * 129 + '"'])
@@ -613,8 +649,11 @@ def test_a_base_url_that_is_not_https_or_loopback_http_is_rejected(url: str) -> 
         "https://proxy.example.com:8443/minimax",
     ],
 )
-def test_https_anywhere_and_http_on_loopback_are_accepted(url: str) -> None:
-    assert load(_with_base_url(url)).minimax["cn-main"].base_url == url
+def test_https_anywhere_allowed_and_http_on_loopback_are_accepted(url: str) -> None:
+    write("reconciler.yaml", _with_base_url(url))
+    allowed = {"RECONCILER_ALLOWED_HOSTS": "proxy.example.com"}
+
+    assert load_config(["reconciler.yaml"], allowed).minimax["cn-main"].base_url == url
 
 
 # -- duplicates --
@@ -627,6 +666,47 @@ def test_a_duplicate_name_in_a_group_is_reported_at_the_second_naming_the_first(
     assert issue.message == (
         "duplicate sub-account name 'ci-bot' in group cn-main (first at reconciler.yaml:7)"
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "first", "second", "key", "shown"),
+    [
+        (
+            "minimax",
+            "group_id: '1687256519302470'\n    api_key_env: K",
+            "group_id: '1687256519302470'\n    api_key_env: K",
+            "group_id",
+            "group_id '1687256519302470' declared twice",
+        ),
+        (
+            "xai",
+            "team_id: 4f6a1c2e-8d3b-4e5f-9a7c-2b1d0e3f4a5b\n    management_key_env: K",
+            "team_id: 4f6a1c2e-8d3b-4e5f-9a7c-2b1d0e3f4a5b\n    management_key_env: K",
+            "team_id",
+            "team_id declared twice",  # 36 characters: too long to show
+        ),
+        ("useapi", "token_env: T", "token_env: T", "token_env", "token_env 'T' declared twice"),
+    ],
+)
+def test_one_provider_account_under_two_aliases_is_declared_twice(
+    section: str, first: str, second: str, key: str, shown: str
+) -> None:
+    write("a.yaml", f"version: 1\n{section}:\n  one:\n    {first}\n")
+    write("b.yaml", f"version: 1\n{section}:\n  two:\n    {second}\n")
+
+    [issue] = issues_of("a.yaml", "b.yaml")
+
+    assert (issue.file, issue.line, issue.path) == ("b.yaml", 4, f"{section}.two.{key}")
+    assert issue.message.startswith(f"{shown}: also {section}.one at a.yaml:4.")
+
+
+def test_two_groups_with_different_ids_are_two_accounts() -> None:
+    text = (
+        "version: 1\nminimax:\n  cn-main:\n    group_id: '1'\n    api_key_env: MINIMAX_API_KEY\n"
+        "  other:\n    group_id: '2'\n    api_key_env: MINIMAX_API_KEY\n"
+    )
+
+    assert set(load(text).minimax) == {"cn-main", "other"}
 
 
 def test_a_duplicate_yaml_key_is_reported_at_the_second_naming_the_first() -> None:
@@ -832,6 +912,31 @@ def test_a_directory_means_its_yaml_and_yml_files_sorted_not_recursive(workdir: 
 
     assert desired.files == ("conf/10-groups.yaml", "conf/20-team.yml", "conf/30-team.yaml")
     assert [s.name for s in desired.minimax["cn-main"].sub_accounts] == ["from-yml", "from-yaml"]
+
+
+def test_yaml_files_in_a_config_directorys_subdirectories_are_named_as_left_out() -> None:
+    write("conf/groups.yaml", GROUP + "      - name: a\n")
+    write("conf/teams/x.yaml", "version: 1\n")
+    write("conf/teams/eu/y.yml", "version: 1\n")
+    write("conf/teams/notes.txt", "not yaml\n")
+    write("conf/.hidden/z.yaml", "version: 1\n")
+
+    (warning,) = load_config(["conf"]).warnings
+
+    assert warning.startswith("conf/teams/x.yaml, conf/teams/eu/y.yml: not read, being in a ")
+    assert "Name the subdirectory with another -c" in warning
+    assert load_config(["conf", "conf/teams", "conf/teams/eu"]).warnings == ()
+    assert load_config(["conf/groups.yaml"]).warnings == ()
+
+
+def test_a_config_directory_with_yaml_only_below_says_subdirectories_are_not_read() -> None:
+    write("conf/teams/x.yaml", "version: 1\n")
+
+    [issue] = issues_of("conf")
+
+    assert issue.message == (
+        "directory holds no *.yaml or *.yml file (subdirectories are not read: conf/teams/x.yaml)"
+    )
 
 
 def test_directories_and_files_may_be_mixed() -> None:

@@ -208,10 +208,10 @@ def test_a_damaged_saved_plan_is_refused_naming_it(workdir: Any, edit: Any, mess
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        (".", "state path '.' names no file"),
-        ("/", "state path '/' names no file"),
+        (".", "reconciler.yaml:3: state.path: '.' names a directory"),
+        ("/", "reconciler.yaml:3: state.path: '/' names a directory"),
         ("state", "state path state is a directory; name a file like state/reconciler.json"),
-        ("state/", "state path state is a directory"),
+        ("state/", "reconciler.yaml:3: state.path: 'state/' names a directory"),
     ],
 )
 def test_a_state_path_that_is_no_file_is_a_clear_error(

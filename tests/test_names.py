@@ -1,11 +1,14 @@
-"""Names that read alike: one identity per text (NFC), warnings for look-alikes and mixed scripts."""
+"""Names that read alike: one identity per text (NFC), warnings for look-alikes and mixed
+scripts, and no character that shows as nothing or a blank."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
 
-from reconciler.names import identity, look_alikes, mixed_scripts
+import pytest
+
+from reconciler.names import identity, look_alikes, mixed_scripts, refused_characters, skeleton
 
 NFC = unicodedata.normalize("NFC", "café")
 NFD = unicodedata.normalize("NFD", "café")
@@ -77,3 +80,100 @@ def test_a_state_written_with_an_nfd_key_reads_back_under_the_nfc_address(workdi
     result = workdir.run("plan", "--detailed-exitcode")
     assert result.code == 0, result.output
     assert workdir.run("state", "list").stdout.strip() == address
+
+
+# -- characters that show as nothing or a blank are refused; look-alikes are warned about --
+
+# Each reads as nothing, a blank or a space in a plan: the reviewer's reproductions.
+INVISIBLE = {
+    "\u180e": "an invisible formatting character",  # Mongolian vowel separator
+    "\ufe0f": "an invisible formatting character",  # variation selector-16 after a letter
+    "\u00ad": "an invisible formatting character",  # soft hyphen
+    "\u034f": "an invisible formatting character",  # combining grapheme joiner
+    "\U000e0067": "an invisible formatting character",  # a tag character
+    "\u200d": "an invisible formatting character",  # a joiner between ASCII letters
+    "\u3164": "a blank-looking filler",
+    "\u115f": "a blank-looking filler",
+    "\u1160": "a blank-looking filler",
+    "\uffa0": "a blank-looking filler",
+    "\u2800": "a blank-looking filler",  # braille pattern blank
+    "\ue000": "a private-use character",
+    "\u00a0": "a space other than the ASCII space",
+    "\u3000": "a space other than the ASCII space",
+    "\u0007": "a control character",
+}
+
+
+@pytest.mark.parametrize(("char", "kind"), INVISIBLE.items(), ids=lambda v: f"U+{ord(v[0]):04X}")
+def test_a_character_that_shows_as_nothing_or_a_blank_is_found_and_named(
+    char: str, kind: str
+) -> None:
+    (found,) = refused_characters(f"ci{char}bot")
+
+    assert (found.position, found.char, found.kind) == (2, char, kind)
+    assert found.label.startswith(f"U+{ord(char):04X}")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "coder 👩\u200d💻",  # ZWJ inside an emoji sequence
+        "🏳\ufe0f\u200d🌈",  # a selector, then a joiner, inside one emoji
+        "می\u200cخواهم",  # ZWNJ inside a Persian word
+        "❤\ufe0f team",  # the emoji presentation of a symbol
+        "1\ufe0f\u20e3 first",  # a keycap
+        "with space",
+        "数据分析",
+    ],
+)
+def test_joiners_inside_words_and_emoji_selectors_are_allowed(name: str) -> None:
+    assert refused_characters(name) == []
+
+
+@pytest.mark.parametrize("name", ["\u200dci", "ci\u200d", "ci\u200c\u200cbot", "\ufe0fci"])
+def test_a_joiner_or_selector_outside_a_word_is_refused(name: str) -> None:
+    assert refused_characters(name)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "ci\u2010bot",  # hyphen
+        "ci\u2011bot",  # non-breaking hyphen
+        "ci\u2013bot",  # en dash
+        "ci\u2014bot",  # em dash
+        "ci\u2212bot",  # minus sign
+        "\uff43\uff49\uff0d\uff42\uff4f\uff54",  # full-width ｃｉ－ｂｏｔ
+    ],
+)
+def test_dashes_and_full_width_forms_are_look_alikes_of_ascii(other: str) -> None:
+    assert look_alikes(["ci-bot", other]) == [("ci-bot", other)]
+
+
+def test_spaces_and_emoji_selectors_fold_in_the_skeleton() -> None:
+    assert skeleton("ci\u00a0bot") == skeleton("ci\u2003bot") == "ci bot"
+    assert look_alikes(["❤ team", "❤\ufe0f team"]) == [("❤ team", "❤\ufe0f team")]
+
+
+def test_every_invisible_character_is_refused_by_validate_at_its_line(workdir) -> None:
+    names = "".join(f'- name: "ci\\U{ord(char):08x}bot"\n' for char in INVISIBLE)  # YAML escapes
+    workdir.config(names)
+
+    result = workdir.run("validate")
+
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.removeprefix("Error: ").splitlines()
+    assert len(lines) == len(INVISIBLE)  # every issue at once, one per name
+    for line_number, (line, char) in enumerate(zip(lines, INVISIBLE, strict=True), start=8):
+        assert line.startswith(f"reconciler.yaml:{line_number}: minimax.cn-main.sub_accounts[")
+        assert f"U+{ord(char):04X}" in line and char not in line
+
+
+def test_the_plan_warns_about_a_name_written_with_a_unicode_hyphen(workdir) -> None:
+    workdir.config("- name: ci-bot\n- name: ci\u2010bot\n")
+
+    result = workdir.run("plan")
+
+    assert result.code == 0, result.output
+    assert '"ci-bot" and "ci\\u2010bot" are different names that read the same' in result.stdout

@@ -31,6 +31,8 @@ def validate(config_paths: Sequence[str]) -> int:
     from reconciler.config import load_config
 
     desired = load_config(config_paths, os.environ)
+    for warning in desired.warnings:
+        err(f"Warning: {warning}")
     accounts = len(desired.sub_accounts())
     err(
         f"The configuration is valid: {len(desired.files)} file(s), {len(desired.minimax)} MiniMax "
