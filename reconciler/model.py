@@ -28,6 +28,10 @@ DEFAULT_MINIMAX_URL = "https://api.minimax.chat"
 DEFAULT_XAI_URL = "https://management-api.x.ai"
 DEFAULT_USEAPI_URL = "https://api.useapi.net"
 
+# A MiniMax subject_id: a 64-bit number (``1766027179931476045``), at most 20 digits, no
+# leading zero. The one rule for the state reader, a create answer and ``import``.
+SUBJECT_ID = re.compile(r"[1-9][0-9]{0,19}")
+
 _SUB_ACCOUNT_ADDRESS = re.compile(r'^minimax\.([a-z0-9][a-z0-9_-]*)\.sub_account\[(".*")\]$')
 
 

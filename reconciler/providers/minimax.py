@@ -10,7 +10,6 @@ Bills are read month by month; each row becomes a ``BillRow`` (``minimax_bills``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from reconciler.errors import ProviderError
-from reconciler.model import Desired, Status
+from reconciler.model import SUBJECT_ID, Desired, Status
 from reconciler.providers.http import (
     DEFAULT_POLICY,
     ProviderClient,
@@ -37,7 +36,6 @@ RETRYABLE_CODES = {1000, 1001, 1002, 1024, 1033, 1039, 2045}
 UNKNOWN_OUTCOME_CODES = {1000, 1001, 1024, 1033}
 AUTH_CODE = 1004
 STATUS_CODES = {Status.ENABLED: 0, Status.DISABLED: 2}
-_SUBJECT_ID = re.compile(r"[0-9]{1,32}")
 _TOKEN_MAX = 8192  # MiniMax tokens are JWTs of a few hundred characters
 _PASSWORD_MAX = 1024
 
@@ -278,7 +276,7 @@ def _identifier(value: Any) -> str | None:
     """
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
-    if isinstance(value, str) and _SUBJECT_ID.fullmatch(value.strip()):
+    if isinstance(value, str) and SUBJECT_ID.fullmatch(value.strip()):
         return value.strip()
     return None
 

@@ -9,15 +9,11 @@ address, an address already managed) is refused. Called by the sub-account kind'
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from reconciler.echo import shown_value
 from reconciler.errors import PlanError
-from reconciler.model import Desired, RecordedSubAccount
-
-# MiniMax ids are 64-bit numbers (``1766027179931476045``): at most 20 digits, none leading.
-_SUBJECT_ID = re.compile(r"[1-9][0-9]{0,19}")
+from reconciler.model import SUBJECT_ID, Desired, RecordedSubAccount
 
 if TYPE_CHECKING:
     from reconciler.resources.minimax_sub_account import MinimaxSubAccounts
@@ -31,7 +27,7 @@ def adopt(
     account = config.sub_accounts().get(address)
     if account is None:
         raise PlanError(f"{address} is not in the config: declare it there first, then import it")
-    if not _SUBJECT_ID.fullmatch(ident):  # not '²³', Arabic-Indic digits, 00123 or 32 digits
+    if not SUBJECT_ID.fullmatch(ident):  # not '²³', Arabic-Indic digits, 00123 or 32 digits
         raise PlanError(
             f"{shown_value(ident)} is not a MiniMax subject_id: a whole number from the console, "
             "1 to 20 digits (0-9) with no leading zero"

@@ -32,6 +32,7 @@ from reconciler.fields import (
     read_fields,
 )
 from reconciler.model import (
+    SUBJECT_ID,
     Action,
     Change,
     Desired,
@@ -64,6 +65,13 @@ def _status(value: Any) -> Status:
     raise Unexpected(" or ".join(f'"{status.value}"' for status in Status))
 
 
+def _subject_id(value: Any) -> str:
+    """A subject_id as MiniMax gives them (the one rule in ``model.SUBJECT_ID``)."""
+    if isinstance(value, str) and SUBJECT_ID.fullmatch(value):
+        return value
+    raise Unexpected('a string of digits (1 to 20, no leading zero), like "1766027179931476045"')
+
+
 def _name(value: Any) -> str:
     """A recorded name in its identity form (NFC), whatever form an older version wrote."""
     return identity(nonempty_text(value))
@@ -73,7 +81,7 @@ _FIELDS: tuple[Field, ...] = (
     ("alias", nonempty_text, REQUIRED),
     ("name", _name, REQUIRED),
     ("group_id", digits, REQUIRED),
-    ("subject_id", digits, NULLABLE),
+    ("subject_id", _subject_id, NULLABLE),
     ("status", _status, NULLABLE),
     ("token_generation", count, 0),
     ("token_issued_at", moment, NULLABLE),
