@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.config import DEFAULT_CONFIG, load_config, resolve_env
 from reconciler.differences import changed_attributes
-from reconciler.errors import PlanError, StateError
-from reconciler.fsutil import check_writable, load_json, version_problem
+from reconciler.errors import PlanError
+from reconciler.fsutil import load_json, version_problem
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
 from reconciler.refresh import Live, live_from_json, refresh
 from reconciler.render import FORMAT_VERSION, plan_to_dict
 from reconciler.resources import required_env
 from reconciler.schema import plan_document_problem
-from reconciler.secrets import SecretStore, load_key, secrets_path
-from reconciler.state import LocalBackend, StateDocument
+from reconciler.secrets import SecretStore, load_key
+from reconciler.state import LocalBackend, StateBackend, StateDocument
 
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
@@ -56,7 +56,7 @@ class Workspace:
         return self.desired
 
     @property
-    def backend(self) -> LocalBackend:
+    def backend(self) -> StateBackend:
         return LocalBackend(self.state_settings.path)
 
     def credentials(self) -> dict[str, str]:
@@ -72,22 +72,14 @@ class Workspace:
         return self._open_store(load_key(self.secrets_settings.key_env, self.environ))
 
     def _open_store(self, key: bytes | None) -> SecretStore:
-        # Through the backend: it refuses a state path that names no file ("." or a directory).
+        # The sealed secrets follow the state backend (beside the state file for local).
         return SecretStore(
-            secrets_path(self.backend.path), key, key_env=self.secrets_settings.key_env
+            self.backend.sealed_secrets(), key, key_env=self.secrets_settings.key_env
         )
 
     def check_writable(self) -> None:
         """Before any provider call: the state and the secrets store can both be written."""
-        state_path = self.backend.path
-        for path in (state_path, secrets_path(state_path)):
-            try:
-                check_writable(path)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot write {path}: {exc.strerror or exc}. Apply records every change "
-                    "there, so it stops before calling any provider. Nothing was changed."
-                ) from None
+        self.backend.check_writable()
 
     def plan(
         self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
@@ -137,9 +129,16 @@ class Workspace:
             self.config, recorder, providers, self.secrets_settings.command, now, report
         )
         try:
-            return apply_plan(plan, context, parallelism)
+            with recorder:
+                receipt = apply_plan(plan, context, parallelism)
         finally:
             providers.close()
+        for problem in recorder.problems:
+            report(
+                f"Warning: {problem}. Every change is kept in its journal beside it; the "
+                "next command reads it, and the next apply folds it in."
+            )
+        return receipt
 
 
 def save_plan(plan: Plan, path: str) -> None:

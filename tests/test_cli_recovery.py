@@ -13,12 +13,15 @@ import time
 import pytest
 
 from reconciler.secrets import generate_key
+from reconciler.state import LocalBackend
 
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
 
 
 def _state(workdir) -> dict:
-    return json.loads((workdir.path / "state" / "reconciler.json").read_text())
+    """The recorded state as reconciler reads it: the snapshot with its journal replayed."""
+    state = LocalBackend(workdir.path / "state" / "reconciler.json").read()
+    return {"serial": state.serial, "resources": state.resources}
 
 
 def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):

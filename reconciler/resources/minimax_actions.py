@@ -22,7 +22,8 @@ from reconciler.model import (
     iso,
 )
 from reconciler.providers.minimax import MINIMAX, MinimaxProvider
-from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
+from reconciler.secrets import fingerprint
+from reconciler.secrets_command import NewSecret, run_secrets_command
 from reconciler.suggest import command
 
 _INVALID_PARAMS = 2013  # MiniMax's code for bad parameters, a duplicate name, an unknown id
