@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, SecretsError
@@ -38,13 +38,25 @@ class Outcome:
 @dataclass
 class Receipt:
     outcomes: list[Outcome] = field(default_factory=list)
+    error: str | None = None  # the access check run beside the first changes failed
 
     def count(self, result: str) -> int:
         return sum(1 for o in self.outcomes if o.result == result)
 
     @property
     def ok(self) -> bool:
-        return self.count(FAILED) == 0 and self.count(SKIPPED) == 0
+        return self.count(FAILED) == 0 and self.count(SKIPPED) == 0 and self.error is None
+
+
+class _Stop(threading.Event):
+    """Set when no new change may start, with the reason the skipped ones are given."""
+
+    reason = "not started: apply was interrupted"
+
+    def stop(self, reason: str) -> None:
+        if not self.is_set():
+            self.reason = reason
+            self.set()
 
 
 def check_secrets_ready(
@@ -59,8 +71,17 @@ def check_secrets_ready(
         )
 
 
-def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Receipt:
-    """Execute every change of ``plan``; never raises for a single failed change."""
+def apply_plan(
+    plan: Plan,
+    context: ApplyContext,
+    parallelism: int = 4,
+    check: Callable[[], None] | None = None,
+) -> Receipt:
+    """Execute every change of ``plan``; never raises for a single failed change.
+
+    ``check`` (the providers' access checks) runs beside the first changes instead of
+    before them: when it fails no new change starts, and the receipt says why.
+    """
     by_address: dict[str, list[Change]] = {}
     for change in plan.changes:
         by_address.setdefault(change.address, []).append(change)
@@ -69,62 +90,104 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
         [group for group in by_address.values() if group[0].action is Action.DELETE],
     ]
     receipt = Receipt()
-    stop = threading.Event()
+    stop = _Stop()
+    checking = _start_check(check, receipt, stop) if check else None
     for phase in phases:
         if stop.is_set():
-            receipt.outcomes.extend(o for group in phase for o in _not_started(group))
+            receipt.outcomes.extend(o for group in phase for o in _not_started(group, stop))
         else:
             receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop))
+    if checking is not None:
+        checking.join()
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
     return receipt
 
 
+def _start_check(check: Callable[[], None], receipt: Receipt, stop: _Stop) -> threading.Thread:
+    def run() -> None:
+        try:
+            check()
+        except ReconcilerError as exc:
+            receipt.error = str(exc)
+            stop.stop("not started: the access check failed (see the error)")
+
+    thread = threading.Thread(target=run, name="access-check", daemon=True)
+    thread.start()
+    return thread
+
+
 def _run_phase(
-    phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: threading.Event
+    phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: _Stop
 ) -> list[Outcome]:
-    """Run independent addresses in parallel; on Ctrl-C let those in flight finish."""
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = [pool.submit(_run_address, group, context, stop) for group in phase]
-        _wait_through_interrupts(futures, context, stop)
-    return [outcome for future in futures for outcome in future.result()]
+    """Run independent addresses on ``parallelism`` threads; on Ctrl-C let those in flight finish.
+
+    Each thread takes the next address from a shared queue: no future or thread is made
+    per change, so thousands of changes cost no more to start than a handful.
+    """
+    queue = iter(enumerate(phase))
+    taking = threading.Lock()
+    results: list[list[Outcome]] = [[] for _ in phase]
+    running = [min(parallelism, len(phase))]
+    finished = threading.Event()
+
+    def work() -> None:
+        try:
+            while True:
+                with taking:
+                    index, group = next(queue, (-1, []))
+                if index < 0:
+                    return
+                try:
+                    results[index] = _run_address(group, context, stop)
+                except BaseException as exc:  # a bug must not lose the other changes' records
+                    message = f"internal error: {exc!r}"
+                    results[index] = [Outcome(c.address, c.action, FAILED, message) for c in group]
+        finally:
+            with taking:
+                running[0] -= 1
+                if not running[0]:
+                    finished.set()
+
+    if running[0]:
+        for number in range(running[0]):
+            threading.Thread(target=work, name=f"apply-{number}").start()
+        _wait_through_interrupts(finished, context, stop)
+    return [outcome for outcomes in results for outcome in outcomes]
 
 
-def _wait_through_interrupts(
-    futures: list[Future[list[Outcome]]], context: ApplyContext, stop: threading.Event
-) -> None:
+def _wait_through_interrupts(finished: threading.Event, context: ApplyContext, stop: _Stop) -> None:
     """Wait for every change; a Ctrl-C stops new ones, never those in flight.
 
     An answer in flight may carry the only copy of a password and token, and its state
     record must be written: giving up on it would leave a pending create behind. ``kill -9``
-    remains the way to force an exit (the next run then reports what was lost).
+    remains the way to force an exit (the next run then reports what was lost). (An
+    ``Event``, not ``Thread.join``: an interrupted join marks a running thread stopped.)
     """
     while True:
         try:
-            wait(futures)
+            finished.wait()
             return
         except KeyboardInterrupt:
             if stop.is_set():
                 context.report(
-                    "Still finishing the changes in flight: their answers carry secrets that exist "
-                    "nowhere else. Use kill -9 to force an exit (their creates stay pending)."
+                    "Still finishing the changes in flight: their answers carry secrets that "
+                    "exist nowhere else. Use kill -9 to force an exit (their creates stay pending)."
                 )
             else:
-                stop.set()
+                stop.stop("not started: apply was interrupted")
                 context.report(
                     "Interrupted: finishing the changes in flight and starting no new ones "
                     "(the state stays recorded as it goes)."
                 )
 
 
-def _run_address(
-    group: list[Change], context: ApplyContext, stop: threading.Event
-) -> list[Outcome]:
+def _run_address(group: list[Change], context: ApplyContext, stop: _Stop) -> list[Outcome]:
     """One address's changes in order; after a failure the rest are skipped."""
     outcomes: list[Outcome] = []
     for index, change in enumerate(group):
         if stop.is_set():
-            return outcomes + _not_started(group[index:])
+            return outcomes + _not_started(group[index:], stop)
         started = time.monotonic()
         context.report(f"{change.address}: {change.action.value} ...")
         try:
@@ -144,10 +207,8 @@ def _run_address(
     return outcomes
 
 
-def _not_started(changes: list[Change]) -> list[Outcome]:
-    return [
-        Outcome(c.address, c.action, SKIPPED, "not started: apply was interrupted") for c in changes
-    ]
+def _not_started(changes: list[Change], stop: _Stop) -> list[Outcome]:
+    return [Outcome(c.address, c.action, SKIPPED, stop.reason) for c in changes]
 
 
 def _progress(outcome: Outcome, seconds: float) -> str:

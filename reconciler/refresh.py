@@ -56,6 +56,17 @@ def refresh(
     return Live(refreshed=True, values=values)
 
 
+def check_access(
+    config: Desired, recorded: Mapping[str, Record], providers: ProviderPool, now: datetime
+) -> None:
+    """Run the refresh of the kinds without live values: their access checks (MiniMax's
+    one-day bills query), which ``apply`` overlaps with its first changes."""
+    for kind in KINDS:
+        if not kind.has_live_values:
+            mine = {a: record for a, record in recorded.items() if kind_of_record(record) is kind}
+            kind.refresh(config, mine, providers, now)
+
+
 def live_from_json(data: Mapping[str, Any], refreshed: bool, where: str) -> Live:
     """The live values a saved plan carries, read back by their kinds."""
     values: dict[str, LiveValue] = {}

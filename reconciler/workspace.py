@@ -22,7 +22,7 @@ from reconciler.errors import PlanError
 from reconciler.fsutil import load_json, version_problem
 from reconciler.model import Change, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import make_plan
-from reconciler.refresh import Live, live_from_json, refresh
+from reconciler.refresh import Live, check_access, live_from_json, refresh
 from reconciler.render import FORMAT_VERSION, plan_to_dict
 from reconciler.resources import required_env
 from reconciler.schema import plan_document_problem
@@ -82,11 +82,21 @@ class Workspace:
         self.backend.check_writable()
 
     def plan(
-        self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
+        self,
+        state: StateDocument,
+        now: datetime,
+        targets: Sequence[str],
+        refresh: bool,
+        *,
+        checks: bool = True,
     ) -> Plan:
-        """Refresh (unless told not to), then plan against the state's records."""
+        """Refresh (unless told not to), then plan against the state's records.
+
+        Without ``checks`` the refresh reads live values only; ``apply`` runs the access
+        checks beside its first changes instead (``execute``), or alone when nothing changes.
+        """
         records = state.records()
-        live = self.refresh(state, now) if refresh else Live()
+        live = self.refresh(state, now, values_only=not checks) if refresh else Live()
         return make_plan(
             self.config,
             records,
@@ -108,6 +118,16 @@ class Workspace:
         finally:
             pool.close()
 
+    def check_access(self, state: StateDocument, now: datetime) -> None:
+        """The access checks alone (an ``apply`` that has nothing to change)."""
+        from reconciler.providers.pool import ProviderPool
+
+        pool = ProviderPool(self.config, self.credentials())
+        try:
+            check_access(self.config, state.records(), pool, now)
+        finally:
+            pool.close()
+
     def execute(
         self,
         plan: Plan,
@@ -117,20 +137,31 @@ class Workspace:
         now: Callable[[], datetime],
         report: Callable[[str], None],
         parallelism: int,
+        *,
+        checks: bool = False,
     ) -> Receipt:
-        """Run the applier with providers for this config; the caller holds the lock."""
+        """Run the applier with providers for this config; the caller holds the lock.
+
+        With ``checks`` the access checks run beside the first changes, on the same
+        connections (which they warm up).
+        """
         from reconciler.applier import apply_plan
         from reconciler.execution import ApplyContext, Recorder
         from reconciler.providers.pool import ProviderPool
 
-        providers = ProviderPool(self.config, credentials)
+        providers = ProviderPool(self.config, credentials, connections=parallelism)
         recorder = Recorder(self.backend, state, store)
         context = ApplyContext(
             self.config, recorder, providers, self.secrets_settings.command, now, report
         )
+        records = state.records()
+
+        def check() -> None:
+            check_access(self.config, records, providers, now())
+
         try:
             with recorder:
-                receipt = apply_plan(plan, context, parallelism)
+                receipt = apply_plan(plan, context, parallelism, check if checks else None)
         finally:
             providers.close()
         for problem in recorder.problems:

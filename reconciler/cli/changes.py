@@ -113,16 +113,21 @@ def apply(
             )
             result = saved
         else:
-            result = workspace.plan(state, now(), targets, refresh=True)
+            # The access checks run beside the first changes (or alone below): not before.
+            result = workspace.plan(state, now(), targets, refresh=True, checks=False)
         click.echo(render_text(result), nl=False)
         if not result.has_changes:
+            if not saved:
+                workspace.check_access(state, now())
             return 0
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)
         workspace.check_writable()
         if not saved and not auto_approve and not _confirm(summary_line(result)):
             return 1
-        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism)
+        receipt = workspace.execute(
+            result, state, store, credentials, now, err, parallelism, checks=not saved
+        )
     return _print_receipt(receipt)
 
 
@@ -156,6 +161,8 @@ def _print_receipt(receipt: Receipt) -> int:
         f"Apply {'complete' if receipt.ok else 'incomplete'}: {receipt.count(SUCCEEDED)} succeeded, "
         f"{receipt.count(FAILED)} failed, {receipt.count(SKIPPED)} skipped."
     )
+    if receipt.error:
+        err(f"Error: {receipt.error}")
     return 0 if receipt.ok else 1
 
 

@@ -40,6 +40,7 @@ class RetryPolicy:
     max_delay: float = 30.0
     max_retry_after: float = 120.0  # a longer Retry-After ends the call rather than retry early
     timeout: float = 30.0
+    connections: int = 20  # keep-alive connections per host: at least the requests in flight
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -50,10 +51,14 @@ def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Cli
     import httpx  # lazy: ~200 ms of import the CLI's --help should not pay
 
     plain_http = base_url.startswith("http://")  # loopback only (schema): no TLS context to build
+    connections = max(1, policy.connections)
     return httpx.Client(
         base_url=base_url,
         verify=not plain_http,
         timeout=httpx.Timeout(policy.timeout, connect=10.0),
+        limits=httpx.Limits(
+            max_connections=max(connections, 100), max_keepalive_connections=connections
+        ),
         headers={"User-Agent": USER_AGENT},
         follow_redirects=False,
     )
