@@ -27,7 +27,7 @@ def test_apply_checks_access_once_beside_its_first_changes(workdir):
 
 def test_an_access_check_that_fails_stops_new_changes_and_is_the_error(workdir):
     workdir.config(names(6))
-    # The creates are slow, the check fails at once: only the change in flight goes out.
+    # The creates are slow, the check fails at once: at most the change in flight goes out.
     workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=0.5, times=1)
     workdir.sandbox.add_fault("GET", BILLS, kind="base_resp", code=1004, message="token mismatch")
 
@@ -36,9 +36,10 @@ def test_an_access_check_that_fails_stops_new_changes_and_is_the_error(workdir):
     assert result.code == 1
     assert "Error: MiniMax read bills" in result.stderr
     assert "authorization failed (code 1004: token mismatch)" in result.stderr
-    assert "1 succeeded, 0 failed, 5 skipped" in result.stdout
-    assert result.stdout.count("not started: the access check failed") == 5
-    assert len(workdir.accounts()) == 1
+    created = len(workdir.accounts())
+    assert created <= 1
+    assert f"{created} succeeded, 0 failed, {6 - created} skipped" in result.stdout
+    assert result.stdout.count("not started: the access check failed") == 6 - created
     assert "Traceback" not in result.output
 
 

@@ -15,7 +15,8 @@ from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 from reconciler.model import Desired
-from reconciler.providers.http import DEFAULT_POLICY, RetryPolicy
+from reconciler.providers import http
+from reconciler.providers.http import RetryPolicy
 
 ClientT = TypeVar("ClientT", bound="Closable")
 ClientT_co = TypeVar("ClientT_co", bound="Closable", covariant=True)
@@ -50,10 +51,12 @@ class ProviderPool:
         credentials: Mapping[str, str],
         *,
         connections: int = 0,
-        policy: RetryPolicy = DEFAULT_POLICY,
+        policy: RetryPolicy | None = None,
     ) -> None:
+        """``policy`` defaults to ``http.DEFAULT_POLICY`` as it is when the pool is made."""
         self._desired = desired
         self._credentials = credentials
+        policy = policy or http.DEFAULT_POLICY
         self._policy = replace(policy, connections=max(policy.connections, connections))
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
