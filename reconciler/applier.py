@@ -123,12 +123,15 @@ def _run_phase(
     """Run independent addresses on ``parallelism`` threads; on Ctrl-C let those in flight finish.
 
     Each thread takes the next address from a shared queue: no future or thread is made
-    per change, so thousands of changes cost no more to start than a handful.
+    per change, so thousands of changes cost no more to start than a handful. What the
+    next ``parallelism`` changes record before their first call is written ahead, so
+    each finds it on disk when its turn comes instead of waiting for a flush.
     """
     queue = iter(enumerate(phase))
     taking = threading.Lock()
     results: list[list[Outcome]] = [[] for _ in phase]
     running = [min(parallelism, len(phase))]
+    written_ahead = [0]  # changes whose first record was written ahead, from the start
     finished = threading.Event()
 
     def work() -> None:
@@ -136,8 +139,12 @@ def _run_phase(
             while True:
                 with taking:
                     index, group = next(queue, (-1, []))
+                    start, end = written_ahead[0], min(index + 1 + parallelism, len(phase))
+                    written_ahead[0] = max(start, end)
                 if index < 0:
                     return
+                if end > start and not stop.is_set():
+                    _write_ahead(phase[start:end], context)
                 try:
                     results[index] = _run_address(group, context, stop)
                 except BaseException as exc:  # a bug must not lose the other changes' records
@@ -154,6 +161,19 @@ def _run_phase(
             threading.Thread(target=work, name=f"apply-{number}").start()
         _wait_through_interrupts(finished, context, stop)
     return [outcome for outcomes in results for outcome in outcomes]
+
+
+def _write_ahead(groups: list[list[Change]], context: ApplyContext) -> None:
+    """Record what the first change of each address records before its call (memory only).
+
+    Only a shortcut: when it fails, each change records for itself and reports the failure.
+    """
+    try:
+        changes = [group[0] for group in groups]
+        records = [kind_of(c.address).before(c, context) for c in changes]
+        context.recorder.record_ahead([record for record in records if record is not None])
+    except Exception:
+        return
 
 
 def _wait_through_interrupts(finished: threading.Event, context: ApplyContext, stop: _Stop) -> None:

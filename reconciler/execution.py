@@ -18,8 +18,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from reconciler.errors import SecretsError
 from reconciler.model import Desired
 from reconciler.providers.pool import ProviderPool
+from reconciler.resources import read_record
 from reconciler.resources.base import Record
 from reconciler.secrets import SecretStore
 from reconciler.state import StateBackend, StateDocument
@@ -30,7 +32,9 @@ class Recorder:
     """Records state and secrets changes from parallel changes; durable before returning.
 
     Use it as a context manager around the apply: entering starts the change logs (folding
-    in what a crashed run left), leaving folds every change into the documents.
+    in what a crashed run left), leaving folds every change into the documents. Records
+    written *ahead* (``record_ahead``: a create's pending record, before its turn comes)
+    count once the change records them itself; those it never did are taken back.
     """
 
     def __init__(
@@ -41,6 +45,8 @@ class Recorder:
         self.store = store
         self._lock = threading.Lock()
         self._log: ChangeLog | None = None
+        # address -> (record written ahead, what it replaced, its commit)
+        self._ahead: dict[str, tuple[dict[str, Any], dict[str, Any] | None, Commit]] = {}
         self.problems: list[str] = []  # what leaving could not fold (nothing is lost)
 
     def __enter__(self) -> Recorder:
@@ -55,6 +61,13 @@ class Recorder:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        with self._lock:
+            for address, (_, prior, _) in self._ahead.items():
+                self.state.resources.pop(address, None)
+                if prior is not None:
+                    self.state.resources[address] = prior
+                self._change(address, prior)
+            self._ahead.clear()
         log, self._log = self._log, None
         for problem in (
             log.close() if log is not None else None,
@@ -64,10 +77,25 @@ class Recorder:
                 self.problems.append(problem)
 
     def record(self, record: Record) -> None:
+        """Record ``record``, durably: written ahead already, it only waits for that write."""
+        data = record.to_dict()
         with self._lock:
-            self.state.put(record)
-            commit = self._change(record.address, record.to_dict())
+            ahead = self._ahead.pop(record.address, None)
+            if ahead is not None and ahead[0] == data:
+                commit = ahead[2]
+            else:
+                self.state.put(record)
+                commit = self._change(record.address, data)
         commit.wait()
+
+    def record_ahead(self, records: list[Record]) -> None:
+        """Write records before their changes run (memory only: the change waits, later)."""
+        with self._lock:
+            for record in records:
+                prior = self.state.resources.get(record.address)
+                self.state.put(record)
+                commit = self._change(record.address, record.to_dict())
+                self._ahead[record.address] = (record.to_dict(), prior, commit)
 
     def forget(self, address: str, *, deleted: str | None = None) -> None:
         """Drop ``address`` from the state; with ``deleted``, also that account's secrets.
@@ -77,6 +105,7 @@ class Recorder:
         """
         sealed = None
         with self._lock:
+            self._ahead.pop(address, None)
             self.state.remove(address)
             commit = self._change(address, None)
             if self.store is not None and deleted and self.store.forget_deleted(address, deleted):
@@ -86,29 +115,52 @@ class Recorder:
             sealed.wait()
 
     def recorded(self, address: str) -> Record | None:
+        """What the state records at ``address`` (not counting a record written ahead)."""
         with self._lock:
-            return self.state.record(address)
+            ahead = self._ahead.get(address)
+            if ahead is None:
+                return self.state.record(address)
+            return read_record(ahead[1]) if ahead[1] is not None else None
 
-    def keep_secrets(
-        self, address: str, fields: dict[str, str], issued_at: str, subject_id: str
-    ) -> None:
-        if self.store is None:
-            return
+    def seal_and_record(
+        self, record: Record, fields: dict[str, str], issued_at: str, subject_id: str
+    ) -> str | None:
+        """Seal new secrets, then record ``record``: durable in that order, in one wait.
+
+        The secrets go first (a crash between leaves them sealed for ``import``). Returns
+        why they could not be sealed, if so; ``StateError`` when the record is not durable
+        (then neither may the secrets be).
+        """
+        problem, sealed = None, None
         with self._lock:
-            # The provider just issued these for ``subject_id``: the address is that account's
-            # now, and whatever it held for another account is stale.
-            self.store.forget_if_other(address, subject_id)
-            for name, value in fields.items():
-                self.store.put(address, name, value, issued_at, subject_id)
-            commit = self.store.commit()
-        if commit is not None:
-            commit.wait()
+            if self.store is not None:
+                try:
+                    # The provider just issued these for ``subject_id``: the address is that
+                    # account's now, and whatever it held for another account is stale.
+                    self.store.forget_if_other(record.address, subject_id)
+                    for name, value in fields.items():
+                        self.store.put(record.address, name, value, issued_at, subject_id)
+                    sealed = self.store.commit()
+                except SecretsError as exc:
+                    problem = str(exc)
+            self._ahead.pop(record.address, None)
+            self.state.put(record)
+            commit = self._change(record.address, record.to_dict(), after=sealed)
+        commit.wait()
+        if sealed is not None:
+            try:
+                sealed.wait()  # durable already in a backend with one log; else waits here
+            except SecretsError as exc:
+                problem = str(exc)
+        return problem
 
-    def _change(self, address: str, value: dict[str, Any] | None) -> Commit:
+    def _change(
+        self, address: str, value: dict[str, Any] | None, after: Commit | None = None
+    ) -> Commit:
         """Journal one state change (under the lock): the serial rises with each."""
         assert self._log is not None, "record changes inside `with recorder:`"
         self.state.serial += 1
-        return self._log.record(self.state.serial, address, value)
+        return self._log.record(self.state.serial, address, value, after)
 
 
 @dataclass

@@ -33,13 +33,6 @@ from reconciler.state.journaled import Layout
 
 FIELDS = ("token", "password")
 _STORE_VERSION = 1  # what ``save`` writes
-SECRETS_LAYOUT = Layout(
-    entries="secrets",
-    identity="key_check",
-    version=_STORE_VERSION,
-    noun="the secrets store",
-    error=SecretsError,
-)
 _KEY_CHECK_LABEL = b"reconciler secrets key check"
 
 
@@ -115,7 +108,7 @@ class SecretStore:
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
         where = self.storage.describe()
-        data = self.storage.read(lambda data: _check_store(data, where))
+        data = self.storage.read()
         if data is None:
             return {}
         entries: dict[str, dict[str, dict[str, str]]] = data["secrets"]
@@ -289,6 +282,17 @@ def _check_store(data: Any, where: str) -> None:
     serial = data.setdefault("serial", 0)  # stores written before the journal have none
     if type(serial) is not int or serial < 0:
         raise SecretsError(f"{where}: the serial is malformed")
+
+
+SECRETS_LAYOUT = Layout(
+    doc="secrets",
+    entries="secrets",
+    identity="key_check",
+    version=_STORE_VERSION,
+    noun="the secrets store",
+    error=SecretsError,
+    check=_check_store,
+)
 
 
 def _well_formed(fields: Any) -> bool:

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +56,9 @@ class Workspace:
         assert self.desired is not None, "commands that plan always load a config"
         return self.desired
 
-    @property
+    @cached_property
     def backend(self) -> StateBackend:
+        """One backend per command: the state and the sealed secrets share its journal."""
         return LocalBackend(self.state_settings.path)
 
     def credentials(self) -> dict[str, str]:

@@ -52,11 +52,13 @@ class FailingAfterFirstWrite(LocalBackend):
         class Failing:
             writes = 0
 
-            def record(self, serial: int, key: str, value: Any) -> Commit:
+            def record(
+                self, serial: int, key: str, value: Any, after: Commit | None = None
+            ) -> Commit:
                 self.writes += 1
                 if self.writes > 1:
                     return DiskFull(backend.path)
-                return log.record(serial, key, value)
+                return log.record(serial, key, value, after)
 
             def close(self) -> str | None:
                 return None  # the disk is full: nothing more reaches it

@@ -19,8 +19,7 @@ import pytest
 from reconciler.errors import SecretsError, StateError
 from reconciler.model import RecordedSubAccount
 from reconciler.secrets import SecretStore, generate_key, load_key
-from reconciler.state import LocalBackend, StateDocument
-from reconciler.state import journaled as journaled_module
+from reconciler.state import LocalBackend, StateDocument, changelog
 from reconciler.state.journal import decode_line, encode_line
 
 
@@ -100,7 +99,7 @@ def test_a_torn_last_line_is_ignored_and_every_line_before_it_replayed(backend):
     put(log, state, record("a"))
     put(log, state, record("b"))
     with open(journal_of(backend), "ab") as handle:
-        handle.write(encode_line({"serial": 3, "put": "x", "value": {}})[:25])
+        handle.write(encode_line({"doc": "state", "serial": 3, "put": "x", "value": {}})[:25])
 
     loaded = backend.read()
 
@@ -144,7 +143,8 @@ def test_a_journal_that_skips_serials_is_refused_naming_the_line(backend):
     state = backend.read()
     backend.write(state)
     header = encode_line({"journal": 1, "lineage": state.lineage})
-    entry = encode_line({"serial": 5, "put": record("a").address, "value": record("a").to_dict()})
+    value = record("a").to_dict()
+    entry = encode_line({"doc": "state", "serial": 5, "put": record("a").address, "value": value})
     journal_of(backend).write_bytes(header + entry)
 
     with pytest.raises(StateError) as caught:
@@ -158,7 +158,10 @@ def test_a_journal_that_skips_serials_is_refused_naming_the_line(backend):
 
 def test_a_journal_of_another_state_is_refused_naming_both_files(backend):
     backend.write(backend.read())
-    journal_of(backend).write_bytes(encode_line({"journal": 1, "lineage": "someone-else"}))
+    entry = {"doc": "state", "serial": 2, "remove": record("a").address}
+    journal_of(backend).write_bytes(
+        encode_line({"journal": 1, "lineage": "someone-else"}) + encode_line(entry)
+    )
 
     with pytest.raises(StateError) as caught:
         backend.read()
@@ -191,6 +194,7 @@ def test_a_journal_a_crash_left_is_folded_in_before_the_next_change(backend):
     crashed = backend.change_log(state, state.snapshot)
     put(crashed, state, record("a"))  # never closed: the process died here
 
+    backend = LocalBackend(backend.path)  # the next process
     resumed = backend.read()
     log = backend.change_log(resumed, resumed.snapshot)
 
@@ -260,7 +264,7 @@ def test_a_failed_journal_write_fails_that_change_and_every_later_one(backend, m
 
 
 def test_a_long_apply_folds_the_journal_while_changes_keep_arriving(backend, monkeypatch):
-    monkeypatch.setattr(journaled_module, "FOLD_MIN_BYTES", 4096)
+    monkeypatch.setattr(changelog, "FOLD_MIN_BYTES", 4096)
     state = backend.read()
     log = backend.change_log(state, state.snapshot)
     sizes = []

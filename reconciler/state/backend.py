@@ -56,10 +56,13 @@ class Commit(Protocol):
 class ChangeLog(Protocol):
     """Records one document's changes while an apply runs."""
 
-    def record(self, serial: int, key: str, value: Any) -> Commit:
+    def record(self, serial: int, key: str, value: Any, after: Commit | None = None) -> Commit:
         """Set ``key`` to ``value`` (None: remove it), bringing the document to ``serial``.
 
         Called under the lock that orders the changes, in serial order; memory only.
+        ``after`` is a commit (the sealed secrets of a new account) that must be durable
+        whenever this one is: a backend that keeps both in one ordered log or transaction
+        has that for free.
         """
         ...
 
@@ -73,8 +76,8 @@ class DocumentStore(Protocol):
 
     def describe(self) -> str: ...
 
-    def read(self, check: Callable[[Any], None]) -> dict[str, Any] | None:
-        """The document as JSON data (None when there is none); ``check`` judges its top level."""
+    def read(self) -> dict[str, Any] | None:
+        """The document as JSON data, None when there is none."""
         ...
 
     def write(self, snapshot: Snapshot) -> int:

@@ -22,14 +22,6 @@ from reconciler.state.backend import Snapshot
 from reconciler.state.journaled import Layout, snapshot_bytes
 
 STATE_VERSION = 1
-STATE_LAYOUT = Layout(
-    entries="resources",
-    identity="lineage",
-    version=STATE_VERSION,
-    noun="state",
-    error=StateError,
-    advice="restore it from a backup",
-)
 
 
 @dataclass
@@ -95,6 +87,18 @@ def check_document(data: Any, where: str) -> None:
     problems = _document_problems(data)
     if problems:
         raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
+
+
+STATE_LAYOUT = Layout(
+    doc="state",
+    entries="resources",
+    identity="lineage",
+    version=STATE_VERSION,
+    noun="state",
+    error=StateError,
+    check=check_document,
+    advice="restore it from a backup",
+)
 
 
 def _document_problems(data: Any) -> list[str]:

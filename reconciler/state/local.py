@@ -1,8 +1,8 @@
 """Local state backend: a JSON snapshot and its journal, guarded by an OS lock.
 
 The state is ``state/reconciler.json`` (the snapshot) plus ``reconciler.json.journal``
-while an apply records changes, one line each (``journaled.py``); the sealed secrets
-follow in ``reconciler.secrets.json`` and its own journal. The lock is ``flock`` on
+while an apply records changes, one line each (``journaled.py``, ``changelog.py``); the
+sealed secrets follow in ``reconciler.secrets.json``, their lines in the same journal. The lock is ``flock`` on
 ``<state>.lock``, so the kernel frees it when the holder dies (even by ``kill -9``): no
 lock outlives its process. The lock file also carries who holds it (id, operation,
 user@host, pid, since) for the "state is locked" message. ``apply`` takes it
@@ -29,9 +29,9 @@ from typing import IO
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import load_json
 from reconciler.model import DEFAULT_STATE_PATH, iso
-from reconciler.state.backend import LockInfo, Snapshot
-from reconciler.state.document import STATE_LAYOUT, StateDocument, check_document
-from reconciler.state.journaled import JournaledFile, JournalSession
+from reconciler.state.backend import ChangeLog, LockInfo, Snapshot
+from reconciler.state.document import STATE_LAYOUT, StateDocument
+from reconciler.state.journaled import JournaledFile, JournalFiles
 
 __all__ = ["LocalBackend", "LockInfo"]
 
@@ -41,16 +41,20 @@ class LocalBackend:
 
     def __init__(self, path: str | Path) -> None:
         """``StateError`` when ``path`` cannot name the state file (``.``, a directory)."""
+        from reconciler.secrets import SECRETS_LAYOUT, secrets_path
+
         self.path = _state_file(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._file = JournaledFile(self.path, STATE_LAYOUT)
+        journal = JournalFiles(self.path)  # one journal for both documents
+        self._file = JournaledFile(self.path, STATE_LAYOUT, journal)
+        self._sealed = JournaledFile(secrets_path(self.path), SECRETS_LAYOUT, journal)
 
     def describe(self) -> str:
         return str(self.path)
 
     def read(self) -> StateDocument:
         """The recorded state, journal replayed; a fresh empty one (new lineage) when none."""
-        data = self._file.read(lambda data: check_document(data, str(self.path)))
+        data = self._file.read()
         return StateDocument() if data is None else StateDocument.from_data(data, str(self.path))
 
     def write(self, state: StateDocument) -> None:
@@ -62,7 +66,7 @@ class LocalBackend:
             state.serial -= 1
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
 
-    def change_log(self, state: StateDocument, source: Callable[[], Snapshot]) -> JournalSession:
+    def change_log(self, state: StateDocument, source: Callable[[], Snapshot]) -> ChangeLog:
         """Journal ``state``'s changes; a journal a crash left behind is folded in first."""
         try:
             return self._file.open_session(state.lineage, source)
@@ -82,10 +86,8 @@ class LocalBackend:
                 ) from None
 
     def sealed_secrets(self) -> JournaledFile:
-        """``reconciler.secrets.json`` beside ``reconciler.json``, with its own journal."""
-        from reconciler.secrets import SECRETS_LAYOUT, secrets_path
-
-        return JournaledFile(secrets_path(self.path), SECRETS_LAYOUT)
+        """``reconciler.secrets.json`` beside ``reconciler.json``; its lines share the journal."""
+        return self._sealed
 
     @contextlib.contextmanager
     def lock(self, operation: str, *, shared: bool = False) -> Iterator[LockInfo | None]:
