@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         err(f"Internal error: {exc!r}. Run with --debug for the traceback, and please report it.")
         code = 1
+    gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)
 
 

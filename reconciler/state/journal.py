@@ -6,9 +6,8 @@ of every provider call. Rewriting the whole state file for each change made appl
 with the square of the state; here each change is one line appended to a journal beside
 the file, and parallel changes share the disk flush: a change is appended to a buffer in
 memory (under a lock that guards memory only), and whoever then waits for durability
-first becomes the *leader*, writes and ``fdatasync``\\s every line buffered so far outside
-the lock, and wakes the others; changes arriving during that flush are written together by
-the next leader (group commit). A line is ``<crc32, 8 hex> <JSON>``: reading back stops at
+writes every line buffered so far and ``fdatasync``\\s outside the lock, for everyone
+whose line went out with it (group commit). A line is ``<crc32, 8 hex> <JSON>``: reading back stops at
 the first line that is torn or damaged, so a crash mid-write loses only changes that were
 never reported durable. ``journaled.py`` pairs a journal with its snapshot; the format is
 documented in ``docs/state-format.md``.
@@ -73,11 +72,15 @@ def intact_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 class Journal:
     """Appends lines to ``path`` with group commit; ``wait(ticket)`` returns once durable.
 
-    The file is made (with ``header`` as its first line, mode 0600) by the first flush; it
-    must not exist before. ``rotate()`` moves later lines to a fresh file at ``path`` after
-    renaming the current one to ``retired``, so a snapshot can be folded in while changes
-    keep arriving. A failed write breaks the journal for good: a line missing in the
-    middle would leave a gap that reading must refuse, so every later wait raises too.
+    One writer at a time writes everything buffered (so the file holds the lines in
+    ticket order); whoever then needs a line durable starts an ``fdatasync`` covering
+    everything written so far, unless one that covers it is already running: syncs may
+    overlap, so a change never waits for a flush that started without it *and* then its
+    own. The file is made (with ``header`` as its first line, mode 0600) by the first
+    write; it must not exist before. ``rotate()`` moves later lines to a fresh file at
+    ``path`` after renaming the current one to ``retired``, so a snapshot can be folded in
+    while changes keep arriving. A failed write or sync breaks the journal for good: a line
+    missing in the middle would leave a gap that reading must refuse.
     """
 
     def __init__(
@@ -94,8 +97,11 @@ class Journal:
         self._cond = threading.Condition()
         self._buffer: list[bytes | _Rotate] = []
         self._appended = 0  # tickets handed out
+        self._written = 0  # every ticket up to this one is in the file (the OS's cache)
         self._durable = 0  # every ticket up to this one is on disk
-        self._flushing = False
+        self._syncing = 0  # the highest ticket a running fdatasync covers
+        self._syncs = 0  # fdatasyncs running
+        self._writing = False
         self._broken: str | None = None
         self._fd: int | None = None
         self._size = 0  # bytes in the current file, buffered ones included
@@ -125,70 +131,112 @@ class Journal:
             return self._appended
 
     def wait(self, ticket: int) -> None:
-        """Return once ``ticket`` is durable, flushing as the leader when no one else is."""
-        with self._cond:
-            while self._flushing and self._durable < ticket and self._broken is None:
-                self._cond.wait()
-            if self._broken is not None:
-                raise self._error(self._broken)
-            if self._durable >= ticket:
-                return
-            self._flushing = True
-            batch, self._buffer = self._buffer, []
-            upto = self._appended
-        failure = self._flush(batch)
-        with self._cond:
-            self._flushing = False
-            if failure is None:
-                self._durable = upto
+        """Return once ``ticket`` is durable: write what is buffered, or sync, or wait."""
+        while True:
+            with self._cond:
+                step = self._next_step(ticket)
+                if step is None:
+                    return
+                role, batch, upto, fd = step
+            if role == "write":
+                self._run_write(batch, upto)
             else:
-                self._broken = failure
-            self._cond.notify_all()
-        if failure is not None:
-            raise self._error(failure)
+                assert fd is not None
+                self._run_sync(fd, upto)
 
     def close(self) -> None:
         """Flush what is buffered and close the file; raises if that write fails."""
         with self._cond:
             last = self._appended
         self.wait(last)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._cond:
+            while self._syncs:
+                self._cond.wait()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
-    def _flush(self, batch: list[bytes | _Rotate]) -> str | None:
-        """Write and sync ``batch`` (outside the lock); the reason it failed, or None."""
+    def _next_step(self, ticket: int) -> tuple[str, list[bytes | _Rotate], int, int | None] | None:
+        """Under the lock: None once durable, else what this thread does next (or it waits)."""
+        while True:
+            if self._broken is not None:
+                raise self._error(self._broken)
+            if self._durable >= ticket:
+                return None
+            if self._written >= ticket and self._syncing < ticket:
+                if self._fd is None:  # the file was just retired, which synced all of it
+                    self._durable = self._written
+                    continue
+                self._syncing, self._syncs = self._written, self._syncs + 1
+                return "sync", [], self._written, self._fd
+            if self._written < ticket and not self._writing:
+                self._writing = True
+                batch, self._buffer = self._buffer, []
+                return "write", batch, self._appended, None
+            self._cond.wait()
+
+    def _run_write(self, batch: list[bytes | _Rotate], upto: int) -> None:
+        """Write outside the lock, then say so (a failure breaks the journal)."""
         try:
-            lines: list[bytes] = []
-            for item in batch:
-                if isinstance(item, _Rotate):
-                    self._write(lines)
-                    lines = []
-                    self._retire()
-                else:
-                    lines.append(item)
-            self._write(lines)
+            self._write(batch)
         except OSError as exc:
-            return f"cannot write {self.path}: {exc.strerror or exc}"
-        return None
+            self._fail(exc)
+            return
+        with self._cond:
+            self._written, self._writing = upto, False
+            self._cond.notify_all()
 
-    def _write(self, lines: list[bytes]) -> None:
+    def _run_sync(self, fd: int, upto: int) -> None:
+        """``fdatasync`` outside the lock: every ticket up to ``upto`` was written before it."""
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            self._fail(exc)
+            return
+        with self._cond:
+            self._durable, self._syncs = max(self._durable, upto), self._syncs - 1
+            self._cond.notify_all()
+
+    def _fail(self, exc: OSError) -> None:
+        with self._cond:
+            self._broken = f"cannot write {self.path}: {exc.strerror or exc}"
+            self._writing, self._syncs = False, 0
+            self._cond.notify_all()
+
+    def _write(self, batch: list[bytes | _Rotate]) -> None:
+        """Write ``batch`` in order (outside the lock); a rotation syncs and retires first."""
+        lines: list[bytes] = []
+        for item in batch:
+            if isinstance(item, _Rotate):
+                self._append(lines)
+                lines = []
+                self._retire()
+            else:
+                lines.append(item)
+        self._append(lines)
+
+    def _append(self, lines: list[bytes]) -> None:
         if not lines:
             return
         if self._fd is None:
-            self._fd = _create(self.path)
+            fd = _create(self.path)
+            with self._cond:
+                self._fd = fd
             lines.insert(0, self._header)
         data = memoryview(b"".join(lines))
         while data:
             data = data[os.write(self._fd, data) :]
-        os.fdatasync(self._fd)
 
     def _retire(self) -> None:
-        """Close the current file and rename it to ``retired`` (nothing written: nothing to do)."""
+        """Sync and close the current file, rename it to ``retired`` (none yet: nothing to do)."""
         if self._fd is None:
             return
-        os.close(self._fd)
-        self._fd = None
+        os.fdatasync(self._fd)  # every line written so far is in it: all durable now
+        with self._cond:
+            while self._syncs:  # a sync still running on this file must end before it closes
+                self._cond.wait()
+            fd, self._fd = self._fd, None
+        os.close(fd)
         os.replace(self.path, self.retired)
         fsync_directory(self.path.parent)
 
