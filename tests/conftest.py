@@ -126,7 +126,7 @@ def run_in_process(args: list[str], cwd: Path, env: dict[str, str]) -> Result:
     """``reconciler ARGS`` through ``main()``, as a child process would see the world.
 
     The working directory, the environment, stdin (empty, no terminal), stdout, stderr,
-    the SIGTERM handler and the GC threshold are this process's own, so each is swapped
+    the SIGTERM handler and the GC settings are this process's own, so each is swapped
     for the run and put back after it. xdist runs tests in separate processes, so no two
     runs share them.
     """
@@ -153,6 +153,7 @@ def run_in_process(args: list[str], cwd: Path, env: dict[str, str]) -> Result:
         os.environ.update(saved_env)
         signal.signal(signal.SIGTERM, saved_sigterm)
         gc.set_threshold(*saved_gc)
+        gc.unfreeze()  # main() freezes what it made, for a fast exit; tests keep collecting
     return Result(code, _text(stdout), _text(stderr))
 
 
