@@ -24,12 +24,15 @@ import hmac
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import SecretsError
 from reconciler.fsutil import version_problem
 from reconciler.state.backend import ChangeLog, Commit, DocumentStore, Snapshot
 from reconciler.state.journaled import Layout
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FIELDS = ("token", "password")
 _STORE_VERSION = 1  # what ``save`` writes
@@ -99,6 +102,7 @@ class SecretStore:
         self._serial = 0
         self._changed: set[str] = set()  # addresses changed since the last save or commit
         self._log: ChangeLog | None = None
+        self._aead: AESGCM | None = None
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
         if key is not None and not self._sealed_with(key):
             raise SecretsError(
@@ -153,18 +157,25 @@ class SecretStore:
         subject_id: str | None = None,
     ) -> None:
         """Seal ``value`` as ``field`` of ``address``, noting the account it belongs to."""
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # lazy: slow import
-
         if self.key is None:
             raise SecretsError("no encryption key: cannot store secrets")
         nonce = os.urandom(12)
-        sealed = AESGCM(self.key).encrypt(nonce, value.encode(), _aad(address, field))
+        sealed = self._cipher().encrypt(nonce, value.encode(), _aad(address, field))
         entry = {"ciphertext": base64.b64encode(nonce + sealed).decode(), "issued_at": issued_at}
         if subject_id is not None:
             entry["subject_id"] = subject_id
         # A new mapping, never changed in place: a fold may be writing a copy of the store.
         self._entries[address] = {**self._entries.get(address, {}), field: entry}
         self._changed.add(address)
+
+    def _cipher(self) -> AESGCM:
+        """One AES-GCM object for the store's key (built once: the key schedule is not free)."""
+        if self._aead is None:
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # lazy: slow import
+
+            assert self.key is not None
+            self._aead = AESGCM(self.key)
+        return self._aead
 
     def get(self, address: str, field: str) -> str:
         if field not in self._entries.get(address, {}):

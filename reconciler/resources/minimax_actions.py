@@ -42,10 +42,15 @@ def execute(change: Change, context: ApplyContext) -> str:
 
 def pending_record(change: Change, context: ApplyContext) -> RecordedSubAccount | None:
     """What a create records before its call (None when the config no longer wants it)."""
+    return _pending(change, context, _record(context, change.address))
+
+
+def _pending(
+    change: Change, context: ApplyContext, prior: RecordedSubAccount | None
+) -> RecordedSubAccount | None:
     account = context.desired.sub_accounts().get(change.address)
     if account is None:
         return None
-    prior = _record(context, change.address)
     return RecordedSubAccount(
         alias=account.alias,
         name=account.name,
@@ -60,10 +65,10 @@ def pending_record(change: Change, context: ApplyContext) -> RecordedSubAccount 
 
 def _create(change: Change, context: ApplyContext) -> str:
     account = context.desired.sub_accounts().get(change.address)
-    pending = pending_record(change, context)
+    prior = _record(context, change.address)
+    pending = _pending(change, context, prior)
     if account is None or pending is None:
         raise PlanError(f"{change.address} is not in the config any more; plan again")
-    prior = _record(context, change.address)
     context.recorder.record(pending)  # before the call: a lost answer is seen next run
     try:
         created = _provider(context, account.alias).create(account.name)
