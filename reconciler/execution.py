@@ -92,10 +92,10 @@ class Recorder:
         """Write records before their changes run (memory only: the change waits, later)."""
         with self._lock:
             for record in records:
-                prior = self.state.resources.get(record.address)
-                self.state.put(record)
-                commit = self._change(record.address, record.to_dict())
-                self._ahead[record.address] = (record.to_dict(), prior, commit)
+                address, data = record.address, record.to_dict()
+                prior = self.state.resources.get(address)
+                self.state.resources[address] = data
+                self._ahead[address] = (data, prior, self._change(address, data))
 
     def forget(self, address: str, *, deleted: str | None = None) -> None:
         """Drop ``address`` from the state; with ``deleted``, also that account's secrets.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 DEFAULT_STATE_PATH = "state/reconciler.json"
@@ -26,8 +27,12 @@ DEFAULT_USEAPI_URL = "https://api.useapi.net"
 _SUB_ACCOUNT_ADDRESS = re.compile(r'^minimax\.([a-z0-9][a-z0-9_-]*)\.sub_account\[(".*")\]$')
 
 
+@cache
 def sub_account_address(alias: str, name: str) -> str:
-    """The stable address of a MiniMax sub-account; the name is JSON-quoted."""
+    """The stable address of a MiniMax sub-account; the name is JSON-quoted.
+
+    Cached: planning and applying ask for the same addresses many times each.
+    """
     return f"minimax.{alias}.sub_account[{json.dumps(name, ensure_ascii=False)}]"
 
 
