@@ -52,7 +52,11 @@ class Recorder:
     def __enter__(self) -> Recorder:
         self._log = self.backend.change_log(self.state, self.state.snapshot)
         if self.store is not None:
-            self.store.begin()
+            try:
+                self.store.begin()
+            except BaseException:
+                self._log.close()
+                raise
         return self
 
     def __exit__(
