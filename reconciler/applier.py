@@ -120,47 +120,66 @@ def _start_check(check: Callable[[], None], receipt: Receipt, stop: _Stop) -> th
 def _run_phase(
     phase: list[list[Change]], context: ApplyContext, parallelism: int, stop: _Stop
 ) -> list[Outcome]:
-    """Run independent addresses on ``parallelism`` threads; on Ctrl-C let those in flight finish.
+    """Run independent addresses on ``parallelism`` threads; on Ctrl-C let those in flight finish."""
+    return _Phase(phase, context, parallelism, stop).run()
 
-    Each thread takes the next address from a shared queue: no future or thread is made
-    per change, so thousands of changes cost no more to start than a handful. What the
-    next ``parallelism`` changes record before their first call is written ahead, so
-    each finds it on disk when its turn comes instead of waiting for a flush.
+
+class _Phase:
+    """One phase's addresses in a queue, and the ``parallelism`` threads that take from it.
+
+    No future or thread is made per change, so thousands of changes cost no more to start
+    than a handful. What the next ``parallelism`` changes record before their first call
+    is written ahead, so each finds it on disk when its turn comes instead of waiting.
     """
-    queue = iter(enumerate(phase))
-    taking = threading.Lock()
-    results: list[list[Outcome]] = [[] for _ in phase]
-    running = [min(parallelism, len(phase))]
-    written_ahead = [0]  # changes whose first record was written ahead, from the start
-    finished = threading.Event()
 
-    def work() -> None:
+    def __init__(
+        self, groups: list[list[Change]], context: ApplyContext, parallelism: int, stop: _Stop
+    ) -> None:
+        self.groups, self.context, self.parallelism, self.stop = groups, context, parallelism, stop
+        self.results: list[list[Outcome]] = [[] for _ in groups]
+        self._lock = threading.Lock()  # guards the counters below
+        self._next = 0  # the next address to take
+        self._ahead = 0  # addresses whose first record was written ahead, from the start
+        self._running = min(parallelism, len(groups))
+        self._finished = threading.Event()
+
+    def run(self) -> list[Outcome]:
+        if self._running:
+            for number in range(self._running):
+                threading.Thread(target=self._work, name=f"apply-{number}").start()
+            _wait_through_interrupts(self._finished, self.context, self.stop)
+        return [outcome for outcomes in self.results for outcome in outcomes]
+
+    def _take(self) -> tuple[int, list[list[Change]]] | None:
+        """The next address's index, and the addresses to write ahead for now."""
+        with self._lock:
+            index = self._next
+            if index >= len(self.groups):
+                return None
+            self._next += 1
+            start, end = self._ahead, min(index + 1 + self.parallelism, len(self.groups))
+            self._ahead = max(start, end)
+        return index, self.groups[start:end]
+
+    def _work(self) -> None:
         try:
-            while True:
-                with taking:
-                    index, group = next(queue, (-1, []))
-                    start, end = written_ahead[0], min(index + 1 + parallelism, len(phase))
-                    written_ahead[0] = max(start, end)
-                if index < 0:
-                    return
-                if end > start and not stop.is_set():
-                    _write_ahead(phase[start:end], context)
+            while (taken := self._take()) is not None:
+                index, ahead = taken
+                if ahead and not self.stop.is_set():
+                    _write_ahead(ahead, self.context)
+                group = self.groups[index]
                 try:
-                    results[index] = _run_address(group, context, stop)
+                    self.results[index] = _run_address(group, self.context, self.stop)
                 except BaseException as exc:  # a bug must not lose the other changes' records
                     message = f"internal error: {exc!r}"
-                    results[index] = [Outcome(c.address, c.action, FAILED, message) for c in group]
+                    self.results[index] = [
+                        Outcome(c.address, c.action, FAILED, message) for c in group
+                    ]
         finally:
-            with taking:
-                running[0] -= 1
-                if not running[0]:
-                    finished.set()
-
-    if running[0]:
-        for number in range(running[0]):
-            threading.Thread(target=work, name=f"apply-{number}").start()
-        _wait_through_interrupts(finished, context, stop)
-    return [outcome for outcomes in results for outcome in outcomes]
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    self._finished.set()
 
 
 def _write_ahead(groups: list[list[Change]], context: ApplyContext) -> None:

@@ -24,18 +24,16 @@ import hmac
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from reconciler.errors import SecretsError
-from reconciler.fsutil import version_problem
 from reconciler.state.backend import ChangeLog, Commit, DocumentStore, Snapshot
-from reconciler.state.journaled import Layout
+from reconciler.state.sealed import SECRETS_LAYOUT, sealed_fields, well_formed
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 FIELDS = ("token", "password")
-_STORE_VERSION = 1  # what ``save`` writes
 _KEY_CHECK_LABEL = b"reconciler secrets key check"
 
 
@@ -47,12 +45,6 @@ def fingerprint(secret: str) -> str:
 def generate_key() -> str:
     """A new random 256-bit key, URL-safe base64 (what ``secrets keygen`` prints)."""
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-def secrets_path(state_path: str | Path) -> Path:
-    """The store lives beside the state: ``state/reconciler.json`` -> ``state/reconciler.secrets.json``."""
-    path = Path(state_path)
-    return path.with_name(f"{path.stem}.secrets.json")
 
 
 def load_key(key_env: str, environ: Mapping[str, str]) -> bytes | None:
@@ -117,7 +109,7 @@ class SecretStore:
             return {}
         entries: dict[str, dict[str, dict[str, str]]] = data["secrets"]
         for address, fields in entries.items():
-            if not _well_formed(fields):
+            if not well_formed(fields):
                 raise SecretsError(f"{where}: the entry for {address} is malformed")
         self._key_check = data.get("key_check")
         self._serial = data.get("serial", 0)
@@ -256,7 +248,7 @@ class SecretStore:
     def save(self) -> None:
         """Replace the whole store (and fold in any journal)."""
         check = self._check()
-        snapshot = Snapshot(_fields(check), self._serial + 1, dict(self._entries))
+        snapshot = Snapshot(sealed_fields(check), self._serial + 1, dict(self._entries))
         try:
             self.storage.write(snapshot)
         except OSError as exc:
@@ -271,51 +263,7 @@ class SecretStore:
         return _check_of(self.key) if self.key is not None else self._key_check
 
     def _snapshot(self) -> Snapshot:
-        return Snapshot(_fields(self._check()), self._serial, dict(self._entries))
-
-
-def _fields(key_check: str | None) -> dict[str, Any]:
-    """The store's header: a store never sealed with a key has no key check."""
-    return {"version": _STORE_VERSION, **({"key_check": key_check} if key_check else {})}
-
-
-def _check_store(data: Any, where: str) -> None:
-    """Refuse what is no secrets store, before a journal is replayed onto it."""
-    entries = data.get("secrets") if isinstance(data, dict) else None
-    if not isinstance(entries, dict):
-        raise SecretsError(f"{where} is not a reconciler secrets store")
-    version = version_problem(data.get("version"), _STORE_VERSION)
-    if version:
-        raise SecretsError(f"{where}: {version}")
-    check = data.get("key_check")
-    if check is not None and not isinstance(check, str):
-        raise SecretsError(f"{where}: the key check is malformed")
-    serial = data.setdefault("serial", 0)  # stores written before the journal have none
-    if type(serial) is not int or serial < 0:
-        raise SecretsError(f"{where}: the serial is malformed")
-
-
-SECRETS_LAYOUT = Layout(
-    doc="secrets",
-    entries="secrets",
-    identity="key_check",
-    version=_STORE_VERSION,
-    noun="the secrets store",
-    error=SecretsError,
-    check=_check_store,
-)
-
-
-def _well_formed(fields: Any) -> bool:
-    """An address's entry: sealed fields, each noting as text when and for whom if at all.
-
-    The ciphertext itself is checked when it is opened (a damaged one is "cannot decrypt").
-    """
-    return isinstance(fields, dict) and all(
-        isinstance(entry, dict)
-        and all(isinstance(entry.get(note, ""), str) for note in ("issued_at", "subject_id"))
-        for entry in fields.values()
-    )
+        return Snapshot(sealed_fields(self._check()), self._serial, dict(self._entries))
 
 
 def _check_of(key: bytes) -> str:

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from reconciler.errors import SecretsError
-from reconciler.secrets import SecretStore, generate_key, load_key, secrets_path
+from reconciler.secrets import SecretStore, generate_key, load_key
 from reconciler.secrets_command import NewSecret, run_secrets_command
+from reconciler.state.sealed import secrets_path
 
 ENV = "RECONCILER_SECRET_KEY"
 A = 'minimax.cn-main.sub_account["ci-bot"]'

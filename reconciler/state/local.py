@@ -32,6 +32,7 @@ from reconciler.model import DEFAULT_STATE_PATH, iso
 from reconciler.state.backend import ChangeLog, LockInfo, Snapshot
 from reconciler.state.document import STATE_LAYOUT, StateDocument
 from reconciler.state.journaled import JournaledFile, JournalFiles
+from reconciler.state.sealed import SECRETS_LAYOUT, secrets_path
 
 __all__ = ["LocalBackend", "LockInfo"]
 
@@ -41,8 +42,6 @@ class LocalBackend:
 
     def __init__(self, path: str | Path) -> None:
         """``StateError`` when ``path`` cannot name the state file (``.``, a directory)."""
-        from reconciler.secrets import SECRETS_LAYOUT, secrets_path
-
         self.path = _state_file(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         journal = JournalFiles(self.path)  # one journal for both documents
