@@ -3,8 +3,8 @@
 Changes to one address run in order (update before rotate); addresses run in parallel,
 at most ``parallelism`` at once, creates/updates/rotates before any delete. The state is
 written after every single change (``Recorder``), so a crash loses at most the change in
-flight, and a create is recorded as *pending* before its call. Ctrl-C lets the changes in
-flight finish and starts no new ones. One failed change does
+flight, and a create is recorded as *pending* before its call. Ctrl-C (or SIGTERM,
+SIGHUP) lets the changes in flight finish and starts no new ones. One failed change does
 not stop the independent ones; the ``Receipt`` lists what succeeded, failed or was
 skipped. What each action does belongs to the change's resource kind.
 """
@@ -12,7 +12,6 @@ skipped. What each action does belongs to the change's resource kind.
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from reconciler.errors import ReconcilerError, SecretsError, describe_bug
@@ -26,6 +25,7 @@ from reconciler.secrets import SecretStore
 __all__ = ["FAILED", "SKIPPED", "SUCCEEDED", "ApplyContext", "Receipt", "Recorder", "apply_plan"]
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
+_NOT_STARTED = "not started: apply was interrupted"
 
 
 @dataclass(frozen=True)
@@ -78,29 +78,94 @@ def apply_plan(plan: Plan, context: ApplyContext, parallelism: int = 4) -> Recei
             if stop.is_set():
                 receipt.outcomes.extend(o for group in phase for o in _not_started(group))
             else:
-                receipt.outcomes.extend(_run_phase(phase, context, parallelism, stop, progress))
+                receipt.outcomes.extend(_Phase(phase, context, parallelism, stop, progress).run())
     order = {c.address: i for i, c in enumerate(plan.changes)}
     receipt.outcomes.sort(key=lambda o: (order.get(o.address, 0), list(Action).index(o.action)))
     receipt.interrupted = stop.is_set()
     return receipt
 
 
-def _run_phase(
-    phase: list[list[Change]],
-    context: ApplyContext,
-    parallelism: int,
-    stop: threading.Event,
-    progress: Progress,
-) -> list[Outcome]:
-    """Run independent addresses in parallel; on Ctrl-C let those in flight finish."""
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = [pool.submit(_run_address, group, context, stop, progress) for group in phase]
-        _wait_through_interrupts(futures, context, stop)
-    return [outcome for future in futures for outcome in future.result()]
+class _Phase:
+    """One phase's addresses in a queue, and the ``parallelism`` threads that take from it.
+
+    No future or thread is made per change, so thousands of changes cost no more to start
+    than a handful. What the next ``parallelism`` changes record before their first call
+    is written ahead, so each finds it on disk when its turn comes instead of waiting.
+    """
+
+    def __init__(
+        self,
+        groups: list[list[Change]],
+        context: ApplyContext,
+        parallelism: int,
+        stop: threading.Event,
+        progress: Progress,
+    ) -> None:
+        self.groups, self.context, self.parallelism = groups, context, parallelism
+        self.stop, self.progress = stop, progress
+        self.results: list[list[Outcome]] = [[] for _ in groups]
+        self._lock = threading.Lock()  # guards the counters below
+        self._next = 0  # the next address to take
+        self._ahead = 0  # addresses whose first record was written ahead, from the start
+        self._running = min(parallelism, len(groups))
+        self._finished = threading.Event()
+
+    def run(self) -> list[Outcome]:
+        if self._running:
+            for number in range(self._running):
+                threading.Thread(target=self._work, name=f"apply-{number}").start()
+            _wait_through_interrupts(self._finished, self.context, self.stop)
+        return [outcome for outcomes in self.results for outcome in outcomes]
+
+    def _take(self) -> tuple[int, list[list[Change]]] | None:
+        """The next address's index, and the addresses to write ahead for now."""
+        with self._lock:
+            index = self._next
+            if index >= len(self.groups):
+                return None
+            self._next += 1
+            start, end = self._ahead, min(index + 1 + self.parallelism, len(self.groups))
+            self._ahead = max(start, end)
+        return index, self.groups[start:end]
+
+    def _work(self) -> None:
+        try:
+            while (taken := self._take()) is not None:
+                index, ahead = taken
+                if ahead and not self.stop.is_set():
+                    _write_ahead(ahead, self.context)
+                group = self.groups[index]
+                try:
+                    self.results[index] = _run_address(
+                        group, self.context, self.stop, self.progress
+                    )
+                except BaseException as exc:  # a bug must not lose the other changes' records
+                    message = f"internal error: {describe_bug(exc)} (run with --debug for details)"
+                    self.results[index] = [
+                        Outcome(c.address, c.action, FAILED, message) for c in group
+                    ]
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    self._finished.set()
+
+
+def _write_ahead(groups: list[list[Change]], context: ApplyContext) -> None:
+    """Record what the first change of each address records before its call (memory only).
+
+    Only a shortcut: when it fails, each change records for itself and reports the failure.
+    """
+    try:
+        changes = [group[0] for group in groups]
+        records = [kind_of(c.address).before(c, context) for c in changes]
+        context.recorder.record_ahead([record for record in records if record is not None])
+    except Exception:
+        return
 
 
 def _wait_through_interrupts(
-    futures: list[Future[list[Outcome]]], context: ApplyContext, stop: threading.Event
+    finished: threading.Event, context: ApplyContext, stop: threading.Event
 ) -> None:
     """Wait for every change; a Ctrl-C stops new ones, never those in flight.
 
@@ -110,13 +175,13 @@ def _wait_through_interrupts(
     """
     while True:
         try:
-            wait(futures)
+            finished.wait()
             return
         except KeyboardInterrupt:
             if stop.is_set():
                 context.report(
-                    "Still finishing the changes in flight: their answers carry secrets that exist "
-                    "nowhere else. Use kill -9 to force an exit (their creates stay pending)."
+                    "Still finishing the changes in flight: their answers carry secrets that "
+                    "exist nowhere else. Use kill -9 to force an exit (their creates stay pending)."
                 )
             else:
                 stop.set()
@@ -159,6 +224,4 @@ def _run_address(
 
 
 def _not_started(changes: list[Change]) -> list[Outcome]:
-    return [
-        Outcome(c.address, c.action, SKIPPED, "not started: apply was interrupted") for c in changes
-    ]
+    return [Outcome(c.address, c.action, SKIPPED, _NOT_STARTED) for c in changes]

@@ -9,8 +9,9 @@ here, with two cases:
   at most ``VALUE_SHOWN_MAX`` characters long: no setting is longer, and hardly a key is
   that short. A longer value is described by its length;
 * a **name** (a sub-account name, a mapping key or alias, a host) is shown, up to
-  ``NAME_SHOWN_MAX`` characters, where it is what the message is about, unless it looks
-  like a key (``likely_secret``).
+  ``NAME_SHOWN_MAX`` characters (``KEY_SHOWN_MAX`` for a mapping key: no alias or config
+  key is longer), where it is what the message is about, unless it looks like a key
+  (``likely_secret``).
 
 Shown text is escaped (``\\u00ad``): an invisible character must not hide in a message.
 """
@@ -23,6 +24,7 @@ from reconciler.names import refused_characters
 
 VALUE_SHOWN_MAX = 24  # a GroupId has 19 digits; an API key 32 and more
 NAME_SHOWN_MAX = 128  # the longest sub-account name
+KEY_SHOWN_MAX = 40  # the longest alias; every config key is shorter
 # Keys are long runs of letters and digits; a name a person chose breaks its words up.
 _KEY_LIKE_RUN = re.compile(r"[A-Za-z0-9]{24,}")
 
@@ -44,9 +46,9 @@ def shown_plain(text: str) -> str:
     return text if fits(text) and text.isprintable() else shown_value(text)
 
 
-def shown_name(text: str, what: str = "name") -> str:
+def shown_name(text: str, what: str = "name", longest: int = NAME_SHOWN_MAX) -> str:
     """A name that a message is about, quoted, unless it is too long or looks like a key."""
-    if len(text) <= NAME_SHOWN_MAX and not likely_secret(text):
+    if len(text) <= longest and not likely_secret(text):
         return escaped(text)
     return f"a {what} ({len(text)} characters, not shown: it may be a pasted secret)"
 

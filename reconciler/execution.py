@@ -1,8 +1,11 @@
 """What a change needs while it executes: the recorder of state and secrets, providers, time.
 
 The applier builds one ``ApplyContext`` per apply and hands it to each resource kind's
-``execute``. ``Recorder`` serialises the state and secrets writes of parallel changes and
-writes after every single one, so a crash loses at most the change in flight. Kept apart
+``execute``. ``Recorder`` records every single change before the change that depends on
+it goes on, so a crash loses at most the changes in flight: parallel changes update the
+state and the secrets in memory under one lock, which guards memory only, take a commit
+from the backend's change log there (the order of the changes), and wait for it to be
+durable outside the lock, where changes arriving together share one flush. Kept apart
 from the applier so the kinds can use it without importing the applier that calls them.
 """
 
@@ -12,29 +15,91 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
+from typing import Any
 
+from reconciler.errors import SecretsError
 from reconciler.model import Desired
 from reconciler.providers.pool import ProviderPool
+from reconciler.resources import read_record
 from reconciler.resources.base import Record
 from reconciler.secrets import SecretStore
-from reconciler.state import LocalBackend, StateDocument
+from reconciler.state import StateBackend, StateDocument
+from reconciler.state.backend import ChangeLog, Commit
 
 
 class Recorder:
-    """Serialises state and secrets writes from parallel changes; writes after each one."""
+    """Records state and secrets changes from parallel changes; durable before returning.
+
+    Use it as a context manager around the apply: entering starts the change logs (folding
+    in what a crashed run left), leaving folds every change into the documents. Records
+    written *ahead* (``record_ahead``: a create's pending record, before its turn comes)
+    count once the change records them itself; those it never did are taken back.
+    """
 
     def __init__(
-        self, backend: LocalBackend, state: StateDocument, store: SecretStore | None
+        self, backend: StateBackend, state: StateDocument, store: SecretStore | None
     ) -> None:
         self.backend = backend
         self.state = state
         self.store = store
         self._lock = threading.Lock()
+        self._log: ChangeLog | None = None
+        # address -> (record written ahead, what it replaced, its commit)
+        self._ahead: dict[str, tuple[dict[str, Any], dict[str, Any] | None, Commit]] = {}
+        self.problems: list[str] = []  # what leaving could not fold (nothing is lost)
+
+    def __enter__(self) -> Recorder:
+        self._log = self.backend.change_log(self.state, self.state.snapshot)
+        if self.store is not None:
+            try:
+                self.store.begin()
+            except BaseException:
+                self._log.close()
+                raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        with self._lock:
+            for address, (_, prior, _) in self._ahead.items():
+                self.state.resources.pop(address, None)
+                if prior is not None:
+                    self.state.resources[address] = prior
+                self._change(address, prior)
+            self._ahead.clear()
+        log, self._log = self._log, None
+        for problem in (
+            log.close() if log is not None else None,
+            self.store.end() if self.store is not None else None,
+        ):
+            if problem:
+                self.problems.append(problem)
 
     def record(self, record: Record) -> None:
+        """Record ``record``, durably: written ahead already, it only waits for that write."""
+        data = record.to_dict()
         with self._lock:
-            self.state.put(record)
-            self.backend.write(self.state)
+            ahead = self._ahead.pop(record.address, None)
+            if ahead is not None and ahead[0] == data:
+                commit = ahead[2]
+            else:
+                self.state.put(record)
+                commit = self._change(record.address, data)
+        commit.wait()
+
+    def record_ahead(self, records: list[Record]) -> None:
+        """Write records before their changes run (memory only: the change waits, later)."""
+        with self._lock:
+            for record in records:
+                address, data = record.address, record.to_dict()
+                prior = self.state.resources.get(address)
+                self.state.resources[address] = data
+                self._ahead[address] = (data, prior, self._change(address, data))
 
     def forget(self, address: str, *, deleted: str | None = None) -> None:
         """Drop ``address`` from the state; with ``deleted``, also that account's secrets.
@@ -42,28 +107,64 @@ class Recorder:
         Without a confirmed delete the secrets stay: they may belong to an account that
         exists (a pending create's, sealed before its answer was lost).
         """
+        sealed = None
         with self._lock:
+            self._ahead.pop(address, None)
             self.state.remove(address)
-            self.backend.write(self.state)
+            commit = self._change(address, None)
             if self.store is not None and deleted and self.store.forget_deleted(address, deleted):
-                self.store.save()
+                sealed = self.store.commit()
+        commit.wait()
+        if sealed is not None:
+            sealed.wait()
 
     def recorded(self, address: str) -> Record | None:
+        """What the state records at ``address`` (not counting a record written ahead)."""
         with self._lock:
-            return self.state.record(address)
+            ahead = self._ahead.get(address)
+            if ahead is None:
+                return self.state.record(address)
+            return read_record(ahead[1]) if ahead[1] is not None else None
 
-    def keep_secrets(
-        self, address: str, fields: dict[str, str], issued_at: str, subject_id: str
-    ) -> None:
-        if self.store is None:
-            return
+    def seal_and_record(
+        self, record: Record, fields: dict[str, str], issued_at: str, subject_id: str
+    ) -> str | None:
+        """Seal new secrets, then record ``record``: durable in that order, in one wait.
+
+        The secrets go first (a crash between leaves them sealed for ``import``). Returns
+        why they could not be sealed, if so; ``StateError`` when the record is not durable
+        (then neither may the secrets be).
+        """
+        problem, sealed = None, None
         with self._lock:
-            # The provider just issued these for ``subject_id``: the address is that account's
-            # now, and whatever it held for another account is stale.
-            self.store.forget_if_other(address, subject_id)
-            for name, value in fields.items():
-                self.store.put(address, name, value, issued_at, subject_id)
-            self.store.save()
+            if self.store is not None:
+                try:
+                    # The provider just issued these for ``subject_id``: the address is that
+                    # account's now, and whatever it held for another account is stale.
+                    self.store.forget_if_other(record.address, subject_id)
+                    for name, value in fields.items():
+                        self.store.put(record.address, name, value, issued_at, subject_id)
+                    sealed = self.store.commit()
+                except SecretsError as exc:
+                    problem = str(exc)
+            self._ahead.pop(record.address, None)
+            self.state.put(record)
+            commit = self._change(record.address, record.to_dict(), after=sealed)
+        commit.wait()
+        if sealed is not None:
+            try:
+                sealed.wait()  # durable already in a backend with one log; else waits here
+            except SecretsError as exc:
+                problem = str(exc)
+        return problem
+
+    def _change(
+        self, address: str, value: dict[str, Any] | None, after: Commit | None = None
+    ) -> Commit:
+        """Journal one state change (under the lock): the serial rises with each."""
+        assert self._log is not None, "record changes inside `with recorder:`"
+        self.state.serial += 1
+        return self._log.record(self.state.serial, address, value, after)
 
 
 @dataclass

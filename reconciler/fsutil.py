@@ -38,7 +38,7 @@ def write_private_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def check_writable(path: Path) -> None:
@@ -57,7 +57,8 @@ def _make_temp(path: Path) -> tuple[int, str]:
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make a rename, a new file or an unlink in ``directory`` survive a power loss."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from reconciler.names import identity
@@ -35,8 +36,12 @@ SUBJECT_ID = re.compile(r"[1-9][0-9]{0,19}")
 _SUB_ACCOUNT_ADDRESS = re.compile(r'^minimax\.([a-z0-9][a-z0-9_-]*)\.sub_account\[(".*")\]$')
 
 
+@cache
 def sub_account_address(alias: str, name: str) -> str:
-    """The stable address of a MiniMax sub-account; the name is JSON-quoted."""
+    """The stable address of a MiniMax sub-account; the name is JSON-quoted.
+
+    Cached: planning and applying ask for the same addresses many times each.
+    """
     return f"minimax.{alias}.sub_account[{json.dumps(name, ensure_ascii=False)}]"
 
 

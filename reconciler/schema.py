@@ -22,6 +22,7 @@ from typing import Any
 
 from reconciler.echo import fits, shown_plain, shown_value
 from reconciler.errors import ConfigIssue
+from reconciler.schema_fast import Check, Unsupported, compile_schema, ecma_pattern
 from reconciler.yamlsource import Location, Locations, Path, display_path, shown_key
 
 
@@ -56,11 +57,16 @@ def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
+_ecma = cache(ecma_pattern)
+
+
 @cache
-def _ecma(pattern: str) -> str:
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        return pattern[:-1] + "\\Z"
-    return pattern
+def _fast_check(name: str) -> Check | None:
+    """The schema compiled into a yes/no check; None when it cannot be (jsonschema alone)."""
+    try:
+        return compile_schema(load_schema(name))
+    except Unsupported:
+        return None
 
 
 def _minimum(validator: Any, minimum: Any, instance: Any, schema: dict[str, Any]) -> Any:
@@ -88,12 +94,18 @@ def plan_document_problem(document: Any) -> str | None:
 def schema_issues(
     document: dict[str, Any], locations: Locations, fallback_file: str
 ) -> list[ConfigIssue]:
-    """Every schema violation of ``document``, located; an empty list when valid."""
+    """Every schema violation of ``document``, located; an empty list when valid.
+
+    A valid document (the common case) is recognised by the compiled check alone; only
+    an invalid one pays for jsonschema, which names every problem.
+    """
+    fast = _fast_check("config")
     issues: dict[tuple[str, int | None, str], ConfigIssue] = {}
-    errors = sorted(_validator("config").iter_errors(document), key=_priority)
-    for error in errors:
-        for issue in _describe(error, locations, fallback_file):
-            issues.setdefault((issue.file, issue.line, issue.path), issue)
+    if fast is None or not fast(document):
+        errors = sorted(_validator("config").iter_errors(document), key=_priority)
+        for error in errors:
+            for issue in _describe(error, locations, fallback_file):
+                issues.setdefault((issue.file, issue.line, issue.path), issue)
     issues_list = list(issues.values())
     issues_list.extend(_money_precision_issues(document, locations, fallback_file))
     return issues_list

@@ -13,19 +13,20 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from reconciler.config import load_config, resolve_env
 from reconciler.discovery import default_config
-from reconciler.errors import PlanError, SecretsError, StateError
-from reconciler.fsutil import check_writable
+from reconciler.errors import PlanError, SecretsError
 from reconciler.model import Action, ConfigFile, Desired, Plan, SecretsSettings, StateSettings
 from reconciler.planner import check_plan_targets, make_plan
 from reconciler.refresh import Live, refresh
 from reconciler.resources import kind_of, required_env
 from reconciler.saved_plan import relative_files
-from reconciler.secrets import SecretStore, load_key, secrets_path
+from reconciler.secrets import SecretStore, load_key
 from reconciler.state import LocalBackend, StateDocument
+from reconciler.state.sealed import secrets_path
 
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
@@ -63,8 +64,9 @@ class Workspace:
         assert self.desired is not None, "commands that plan always load a config"
         return self.desired
 
-    @property
+    @cached_property
     def backend(self) -> LocalBackend:
+        """One backend per command: the state and the sealed secrets share its journal."""
         return LocalBackend(self.state_settings.path)
 
     def refuse_to_overwrite(self, path: str) -> None:
@@ -99,25 +101,21 @@ class Workspace:
         return self._open_store(load_key(self.secrets_settings.key_env, self.environ))
 
     def _open_store(self, key: bytes | None) -> SecretStore:
-        # Through the backend: it refuses a state path that names no file ("." or a directory).
+        # The sealed secrets follow the state backend (beside the state file for local).
         return SecretStore(
-            secrets_path(self.backend.path), key, key_env=self.secrets_settings.key_env
+            self.backend.sealed_secrets(), key, key_env=self.secrets_settings.key_env
         )
 
     def check_writable(self) -> None:
         """Before any provider call: the state and the secrets store can both be written."""
-        state_path = self.backend.path
-        for path in (state_path, secrets_path(state_path)):
-            try:
-                check_writable(path)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot write {path}: {exc.strerror or exc}. Apply records every change "
-                    "there, so it stops before calling any provider. Nothing was changed."
-                ) from None
+        self.backend.check_writable()
 
     def plan(
-        self, state: StateDocument, now: datetime, targets: Sequence[str], refresh: bool
+        self,
+        state: StateDocument,
+        now: datetime,
+        targets: Sequence[str],
+        refresh: bool,
     ) -> Plan:
         """Refresh (unless told not to), then plan against the state's records.
 
@@ -200,15 +198,22 @@ class Workspace:
         from reconciler.execution import ApplyContext, Recorder
         from reconciler.providers.pool import ProviderPool
 
-        providers = ProviderPool(self.config, credentials)
+        providers = ProviderPool(self.config, credentials, connections=parallelism)
         recorder = Recorder(self.backend, state, store)
         context = ApplyContext(
             self.config, recorder, providers, self.secrets_settings.command, now, report
         )
         try:
-            return apply_plan(plan, context, parallelism)
+            with recorder:
+                receipt = apply_plan(plan, context, parallelism)
         finally:
             providers.close()
+        for problem in recorder.problems:
+            report(
+                f"Warning: {problem}. Every change is kept in its journal beside it; the "
+                "next command reads it, and the next apply folds it in."
+            )
+        return receipt
 
 
 def _what(target: str, kept: set[str]) -> str:

@@ -25,7 +25,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.echo import fits, shown_name, shown_plain, shown_value
+from reconciler.echo import KEY_SHOWN_MAX, fits, shown_name, shown_plain, shown_value
 from reconciler.errors import ConfigIssue
 
 Path = tuple[str | int, ...]
@@ -84,7 +84,7 @@ class YamlDocument:
 
 def shown_key(key: str) -> str:
     """A mapping key for a message (``echo.shown_name``: not when it may be a pasted secret)."""
-    return shown_name(key, "key")
+    return shown_name(key, "key", KEY_SHOWN_MAX)
 
 
 def format_path(path: Path) -> str:

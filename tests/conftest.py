@@ -1,21 +1,30 @@
-"""Shared fixtures for end-to-end tests: a live sandbox and the real CLI as a subprocess.
+"""Shared fixtures for end-to-end tests: a live sandbox and the real CLI.
 
-The CLI runs as ``python -m reconciler`` in a temporary working directory, with no
-terminal on stdin (as in CI) and a clean environment: only what a test passes is set.
+``Workdir.run`` runs the CLI's entry point in this process, as ``reconciler`` would run
+in a temporary working directory: with no terminal on stdin (as in CI), a clean
+environment (only what a test passes is set), stdout and stderr captured apart, and
+the exit code it exits with. ``Workdir.start`` runs ``python -m reconciler`` as a real
+child process, for what only a process can show: signals, ``kill -9``, a lock held by
+another process. In-process runs retry with a short backoff (the ``workdir`` fixture
+injects a ``RetryPolicy``); a ``Retry-After`` is still honoured as the sandbox sends it.
 """
 
 from __future__ import annotations
 
+import gc
+import io
 import os
+import signal
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from reconciler.providers import http
 from reconciler.sandbox import (
     SANDBOX_MINIMAX_API_KEY,
     SANDBOX_MINIMAX_GROUP_ID,
@@ -89,18 +98,10 @@ class Workdir:
         return target
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
+        """The CLI with ``args``, in this process; ``timeout`` applies to subprocess runs."""
         merged = {**self.env, **(env or {})}
         merged = {k: v for k, v in merged.items() if v is not None}
-        proc = subprocess.run(
-            [sys.executable, "-m", "reconciler", *args],
-            cwd=self.path,
-            env=merged,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
+        return run_in_process(list(args), self.path, merged)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """The CLI in the background (to interrupt, kill or race it); output is captured."""
@@ -121,14 +122,66 @@ class Workdir:
         return b"".join(p.read_bytes() for p in self.path.rglob("*") if p.is_file())
 
 
+def run_in_process(args: list[str], cwd: Path, env: dict[str, str]) -> Result:
+    """``reconciler ARGS`` through ``main()``, as a child process would see the world.
+
+    The working directory, the environment, stdin (empty, no terminal), stdout, stderr,
+    the SIGTERM handler and the GC settings are this process's own, so each is swapped
+    for the run and put back after it. xdist runs tests in separate processes, so no two
+    runs share them.
+    """
+    from reconciler.cli import main
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    saved_streams = sys.stdin, sys.stdout, sys.stderr
+    saved_sigterm, saved_gc = signal.getsignal(signal.SIGTERM), gc.get_threshold()
+    stdout, stderr = _stream(), _stream()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stdout, stderr
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        signal.signal(signal.SIGTERM, saved_sigterm)
+        gc.set_threshold(*saved_gc)
+        gc.unfreeze()  # main() freezes what it made, for a fast exit; tests keep collecting
+    return Result(code, _text(stdout), _text(stderr))
+
+
+def _stream() -> io.TextIOWrapper:
+    """A stream like a redirected stdout: UTF-8 (as PYTHONIOENCODING says), no terminal."""
+    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+
+
+def _text(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    buffer = stream.buffer
+    assert isinstance(buffer, io.BytesIO)
+    return buffer.getvalue().decode("utf-8")
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as server:
         yield server
 
 
+# Backoff between retries for in-process runs: the retries happen, the waits are short.
+TEST_POLICY = replace(http.DEFAULT_POLICY, base_delay=0.01, max_delay=0.05)
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, sandbox: Sandbox) -> Workdir:
+def workdir(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workdir:
+    monkeypatch.setattr(http, "DEFAULT_POLICY", TEST_POLICY)
     base_env = {
         k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT")
     }

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from reconciler.applier import FAILED, ApplyContext, Recorder, apply_plan
 from reconciler.errors import StateError
@@ -25,22 +27,43 @@ from reconciler.providers.minimax import MINIMAX
 from reconciler.providers.pool import ProviderPool
 from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID, Sandbox
 from reconciler.state import LocalBackend, StateDocument
+from reconciler.state.backend import ChangeLog, Commit, Snapshot
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class DiskFull:
+    """A commit that fails as a full disk makes it fail."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def wait(self) -> None:
+        raise StateError(f"cannot write state {self.path}: No space left on device")
 
 
 class FailingAfterFirstWrite(LocalBackend):
     """A disk that fills up right after the pending record of a create is written."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.writes = 0
+    def change_log(self, state: StateDocument, source: Callable[[], Snapshot]) -> ChangeLog:
+        log = super().change_log(state, source)
+        backend = self
 
-    def write(self, state: StateDocument) -> None:
-        self.writes += 1
-        if self.writes > 1:
-            raise StateError(f"cannot write state {self.path}: No space left on device")
-        super().write(state)
+        class Failing:
+            writes = 0
+
+            def record(
+                self, serial: int, key: str, value: Any, after: Commit | None = None
+            ) -> Commit:
+                self.writes += 1
+                if self.writes > 1:
+                    return DiskFull(backend.path)
+                return log.record(serial, key, value, after)
+
+            def close(self) -> str | None:
+                return None  # the disk is full: nothing more reaches it
+
+        return Failing()
 
 
 def test_a_state_write_failing_after_create_still_delivers_the_secret_and_names_the_id(tmp_path):
@@ -64,11 +87,11 @@ def test_a_state_write_failing_after_create_still_delivers_the_secret_and_names_
         backend = FailingAfterFirstWrite(tmp_path / "state.json")
         state = backend.read()
         providers = ProviderPool(desired, {"MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY})
-        context = ApplyContext(
-            desired, Recorder(backend, state, None), providers, command, lambda: NOW, lambda _: None
-        )
+        recorder = Recorder(backend, state, None)
+        context = ApplyContext(desired, recorder, providers, command, lambda: NOW, lambda _: None)
         try:
-            receipt = apply_plan(make_plan(desired, {}, NOW), context)
+            with recorder:
+                receipt = apply_plan(make_plan(desired, {}, NOW), context)
         finally:
             providers.close()
         (account,) = sandbox.minimax_accounts(SANDBOX_MINIMAX_GROUP_ID)
@@ -114,11 +137,11 @@ def test_a_delete_of_a_protected_or_configured_account_is_refused_whatever_the_p
         deletes = tuple(
             Change(a.address, Action.DELETE, {}, None, "removed from config") for a in accounts
         )
-        context = ApplyContext(
-            desired, Recorder(backend, state, None), providers, None, lambda: NOW, lambda _: None
-        )
+        recorder = Recorder(backend, state, None)
+        context = ApplyContext(desired, recorder, providers, None, lambda: NOW, lambda _: None)
         try:
-            receipt = apply_plan(Plan(changes=deletes), context)
+            with recorder:
+                receipt = apply_plan(Plan(changes=deletes), context)
         finally:
             providers.close()
         remaining = {a["account_name"] for a in sandbox.minimax_accounts(SANDBOX_MINIMAX_GROUP_ID)}

@@ -757,7 +757,7 @@ def test_a_key_no_header_can_carry_is_never_quoted_in_the_error(
 
 
 def test_reprs_of_what_carries_a_secret_leave_it_out(provider: MinimaxProvider) -> None:
-    from reconciler.secrets import NewSecret
+    from reconciler.secrets_command import NewSecret
 
     created = provider.create("ci-bot")
     secret = NewSecret("addr", created.account, created.subject_id, created.token, "now", "pw-1")

@@ -24,14 +24,9 @@ from typing import Any
 import pytest
 
 from reconciler.errors import SecretsError
-from reconciler.secrets import (
-    NewSecret,
-    SecretStore,
-    generate_key,
-    load_key,
-    run_secrets_command,
-    secrets_path,
-)
+from reconciler.secrets import SecretStore, generate_key, load_key
+from reconciler.secrets_command import NewSecret, run_secrets_command
+from reconciler.state.sealed import secrets_path
 
 ENV = "RECONCILER_SECRET_KEY"
 A = 'minimax.cn-main.sub_account["ci-bot"]'
@@ -325,7 +320,7 @@ def test_a_store_opened_without_a_key_keeps_its_key_check_when_saved(
 def test_a_keyless_save_of_a_store_without_a_key_check_adds_none(store_path: Path) -> None:
     SecretStore(store_path, None).save()
 
-    assert json.loads(store_path.read_bytes()) == {"version": 1, "secrets": {}}
+    assert json.loads(store_path.read_bytes()) == {"version": 1, "serial": 1, "secrets": {}}
 
 
 def test_an_older_store_without_a_key_check_is_accepted_and_gains_one_on_save(

@@ -49,6 +49,7 @@ class RetryPolicy:
     max_retry_after: float = 120.0  # a longer Retry-After ends the call rather than retry early
     timeout: float = 30.0  # for each read; a call as a whole has ``deadline``
     deadline: float = 120.0  # one call: every attempt, every read and every wait between
+    connections: int = 20  # keep-alive connections per host: at least the requests in flight
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -71,9 +72,14 @@ def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Cli
     import httpx  # lazy: ~200 ms of import the CLI's --help should not pay
 
     plain_http = base_url.startswith("http://")  # loopback only (schema): no TLS context to build
+    connections = max(1, policy.connections)
+    # The pool's limits belong to the transport: a Client given a transport ignores its own.
+    limits = httpx.Limits(
+        max_connections=max(connections, 100), max_keepalive_connections=connections
+    )
     return httpx.Client(
         base_url=base_url,
-        transport=bounded_transport(httpx.HTTPTransport(verify=not plain_http)),
+        transport=bounded_transport(httpx.HTTPTransport(verify=not plain_http, limits=limits)),
         timeout=httpx.Timeout(policy.timeout, connect=10.0),
         # Uncompressed, so the size cap is on what is parsed (no gzip bomb).
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},

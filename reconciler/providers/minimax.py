@@ -226,7 +226,7 @@ class _MinimaxFactory:
     name = "minimax"
 
     def __call__(
-        self, config: Desired, alias: str, credentials: Mapping[str, str]
+        self, config: Desired, alias: str, credentials: Mapping[str, str], policy: RetryPolicy
     ) -> MinimaxProvider:
         group = config.minimax[alias]
         return MinimaxProvider(
@@ -234,6 +234,7 @@ class _MinimaxFactory:
             group_id=group.group_id,
             api_key=credentials[group.api_key_env],
             api_key_env=group.api_key_env,
+            policy=policy,
         )
 
 

@@ -155,7 +155,7 @@ class _UseapiFactory:
     name = "useapi"
 
     def __call__(
-        self, config: Desired, alias: str, credentials: Mapping[str, str]
+        self, config: Desired, alias: str, credentials: Mapping[str, str], policy: RetryPolicy
     ) -> UseapiProvider:
         section = config.useapi[alias]
         return UseapiProvider(
@@ -163,6 +163,7 @@ class _UseapiFactory:
             token=credentials[section.token_env],
             token_env=section.token_env,
             alias=alias,
+            policy=policy,
         )
 
 

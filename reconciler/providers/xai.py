@@ -238,13 +238,16 @@ class _XaiFactory:
 
     name = "xai"
 
-    def __call__(self, config: Desired, alias: str, credentials: Mapping[str, str]) -> XaiProvider:
+    def __call__(
+        self, config: Desired, alias: str, credentials: Mapping[str, str], policy: RetryPolicy
+    ) -> XaiProvider:
         team = config.xai[alias]
         return XaiProvider(
             base_url=team.base_url,
             team_id=team.team_id,
             management_key=credentials[team.management_key_env],
             key_env=team.management_key_env,
+            policy=policy,
         )
 
 

@@ -9,6 +9,7 @@ module under ``reconciler/resources/`` and one line in ``KINDS``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from reconciler.model import Desired
@@ -45,8 +46,12 @@ def kind_of_address(address: str) -> AnyKind | None:
     return None
 
 
+@cache
 def kind_of(address: str) -> AnyKind:
-    """The kind of an address that planning produced (so it is known to be one)."""
+    """The kind of an address that planning produced (so it is known to be one).
+
+    Cached: the applier asks several times per change, and parsing an address is not free.
+    """
     kind = kind_of_address(address)
     assert kind is not None, f"no resource kind owns {address}"
     return kind

@@ -193,6 +193,15 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
         """Whether applying ``change`` receives a secret that must be kept somewhere."""
         return False
 
+    def before(self, change: Change, context: ApplyContext) -> Record | None:
+        """What ``execute`` will record before its first call, when that can be known sooner.
+
+        The applier writes it ahead of the change's turn (a create's pending record), so
+        the change finds it durable instead of waiting for the disk; one that never runs
+        has it taken back. None: nothing is recorded first.
+        """
+        return None
+
     @abstractmethod
     def execute(self, change: Change, context: ApplyContext) -> str:
         """Carry out one change; a short note for the receipt, or a ``ReconcilerError``."""

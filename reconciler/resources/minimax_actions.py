@@ -23,7 +23,8 @@ from reconciler.model import (
 )
 from reconciler.providers.minimax import MINIMAX, MinimaxProvider
 from reconciler.resources.base import show_value
-from reconciler.secrets import NewSecret, fingerprint, run_secrets_command
+from reconciler.secrets import fingerprint
+from reconciler.secrets_command import NewSecret, run_secrets_command
 from reconciler.suggest import command
 
 _INVALID_PARAMS = 2013  # MiniMax's code for bad parameters, a duplicate name, an unknown id
@@ -40,12 +41,18 @@ def execute(change: Change, context: ApplyContext) -> str:
     return handlers[change.action](change, context)
 
 
-def _create(change: Change, context: ApplyContext) -> str:
+def pending_record(change: Change, context: ApplyContext) -> RecordedSubAccount | None:
+    """What a create records before its call (None when the config no longer wants it)."""
+    return _pending(change, context, _record(context, change.address))
+
+
+def _pending(
+    change: Change, context: ApplyContext, prior: RecordedSubAccount | None
+) -> RecordedSubAccount | None:
     account = context.desired.sub_accounts().get(change.address)
     if account is None:
-        raise PlanError(f"{change.address} is not in the config any more; plan again")
-    prior = _record(context, change.address)
-    pending = RecordedSubAccount(
+        return None
+    return RecordedSubAccount(
         alias=account.alias,
         name=account.name,
         group_id=context.desired.minimax[account.alias].group_id,
@@ -55,6 +62,14 @@ def _create(change: Change, context: ApplyContext) -> str:
         pending=True,
         created_at=prior.created_at if prior else None,
     )
+
+
+def _create(change: Change, context: ApplyContext) -> str:
+    account = context.desired.sub_accounts().get(change.address)
+    prior = _record(context, change.address)
+    pending = _pending(change, context, prior)
+    if account is None or pending is None:
+        raise PlanError(f"{change.address} is not in the config any more; plan again")
     context.recorder.record(pending)  # before the call: a lost answer is seen next run
     try:
         created = _provider(context, account.alias).create(account.name)
@@ -120,14 +135,16 @@ def _hand_over(
     problems = []
     sealed = context.recorder.store is not None
     try:
-        context.recorder.keep_secrets(secret.address, fields, secret.issued_at, secret.subject_id)
-    except SecretsError as exc:
-        sealed = False
-        problems.append(f"the secrets could not be stored ({exc})")
-    try:
-        context.recorder.record(record)
+        unsealed = context.recorder.seal_and_record(
+            record, fields, secret.issued_at, secret.subject_id
+        )
     except StateError as exc:
+        sealed = False  # recorded after the secrets: neither is known to be on disk
         problems.append(f"the state could not be written ({exc}); {if_unrecorded}")
+    else:
+        if unsealed:
+            sealed = False
+            problems.append(f"the secrets could not be stored ({unsealed})")
     sent = False
     if context.secrets_command:
         try:

@@ -195,6 +195,11 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     def produces_secrets(self, change: Change) -> bool:
         return change.action in (Action.CREATE, Action.ROTATE)
 
+    def before(self, change: Change, context: ApplyContext) -> RecordedSubAccount | None:
+        from reconciler.resources.minimax_actions import pending_record
+
+        return pending_record(change, context) if change.action is Action.CREATE else None
+
     def execute(self, change: Change, context: ApplyContext) -> str:
         from reconciler.resources.minimax_actions import execute
 

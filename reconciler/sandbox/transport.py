@@ -32,6 +32,10 @@ class TransportServer(ThreadingHTTPServer):
     """Threaded server that remembers open connections so stop() can close them."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of 16 connections (an apply with
+    # --parallelism 16 starting) overflowed it, and the dropped SYNs came back a second
+    # later. Real providers accept far more at once.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], responder: Responder) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

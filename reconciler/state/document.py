@@ -18,6 +18,8 @@ from reconciler.fields import InvalidRecord
 from reconciler.fsutil import load_json, version_problem
 from reconciler.resources import KINDS, AnyKind, kind_of_type, read_record
 from reconciler.resources.base import Record
+from reconciler.state.backend import Snapshot
+from reconciler.state.journaled import Layout, snapshot_bytes
 
 STATE_VERSION = 1
 
@@ -51,22 +53,26 @@ class StateDocument:
     def remove(self, address: str) -> None:
         self.resources.pop(address, None)
 
+    def snapshot(self) -> Snapshot:
+        """The whole document as it stands (records are replaced, never changed in place,
+        so a shallow copy of the mapping is a consistent one)."""
+        fields = {"version": self.version, "lineage": self.lineage}
+        return Snapshot(fields, self.serial, dict(self.resources))
+
     def to_json(self) -> bytes:
-        body = {
-            "version": self.version,
-            "lineage": self.lineage,
-            "serial": self.serial,
-            "resources": dict(sorted(self.resources.items())),
-        }
-        return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+        return snapshot_bytes(self.snapshot(), STATE_LAYOUT)
 
     @classmethod
     def from_json(cls, text: bytes, where: str) -> StateDocument:
         """Read a state file's bytes; ``StateError`` names the file and everything wrong."""
-        data = load_json(text, where, StateError, "restore it from a backup")
-        problems = _document_problems(data)
-        if problems:
-            raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
+        data = load_json(text, where, StateError, STATE_LAYOUT.advice)
+        check_document(data, where)
+        return cls.from_data(data, where)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], where: str) -> StateDocument:
+        """A checked document's data (journal replayed) whose every record its kind reads."""
+        check_document(data, where)
         resources, problems = _read_resources(data["resources"])
         if not problems:
             document = cls(data["lineage"], data["serial"], resources, data["version"])
@@ -76,6 +82,25 @@ class StateDocument:
                 f"{where}: {_listed(problems)}. Correct it by hand, or restore it from a backup."
             )
         return cls(data["lineage"], data["serial"], resources, data["version"])
+
+
+def check_document(data: Any, where: str) -> None:
+    """Refuse what is no state document at all, before a journal is replayed onto it."""
+    problems = _document_problems(data)
+    if problems:
+        raise StateError(f"{where}: not a reconciler state file: " + _listed(problems))
+
+
+STATE_LAYOUT = Layout(
+    doc="state",
+    entries="resources",
+    identity="lineage",
+    version=STATE_VERSION,
+    noun="state",
+    error=StateError,
+    check=check_document,
+    advice="restore it from a backup",
+)
 
 
 def _document_problems(data: Any) -> list[str]:

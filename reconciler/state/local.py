@@ -1,11 +1,14 @@
-"""Local state backend: one JSON file, written atomically, guarded by an OS lock.
+"""Local state backend: a JSON snapshot and its journal, guarded by an OS lock.
 
-The lock is ``flock`` on ``<state>.lock``, so the kernel frees it when the holder dies
-(even by ``kill -9``): no lock outlives its process. The lock file also carries who holds
-it (id, operation, user@host, pid, since) for the "state is locked" message. ``apply``
-takes it exclusively; ``plan`` takes it shared, so plans run side by side but never while
-an apply is writing. ``force-unlock`` removes the lock file: a holder that is still
-running then no longer excludes others, which is the user's explicit call.
+The state is ``state/reconciler.json`` (the snapshot) plus ``reconciler.json.journal``
+while an apply records changes, one line each (``journaled.py``, ``changelog.py``); the
+sealed secrets follow in ``reconciler.secrets.json``, their lines in the same journal. The lock is ``flock`` on
+``<state>.lock``, so the kernel frees it when the holder dies (even by ``kill -9``): no
+lock outlives its process. The lock file also carries who holds it (id, operation,
+user@host, pid, since) for the "state is locked" message. ``apply`` takes it
+exclusively; ``plan`` takes it shared, so plans run side by side but never while an apply
+is writing. ``force-unlock`` removes the lock file: a holder that is still running then
+no longer excludes others, which is the user's explicit call.
 """
 
 from __future__ import annotations
@@ -18,62 +21,75 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from reconciler.errors import LockError, StateError
-from reconciler.fsutil import load_json, write_private_atomic
+from reconciler.fsutil import load_json
 from reconciler.model import DEFAULT_STATE_PATH, iso
-from reconciler.state.document import StateDocument
+from reconciler.state.backend import ChangeLog, LockInfo, Snapshot
+from reconciler.state.document import STATE_LAYOUT, StateDocument
+from reconciler.state.journaled import JournaledFile, JournalFiles
+from reconciler.state.sealed import SECRETS_LAYOUT, secrets_path
 
 _LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
 
-
-@dataclass(frozen=True)
-class LockInfo:
-    id: str
-    operation: str
-    who: str
-    pid: int
-    created: str
-
-    def describe(self) -> str:
-        return (
-            f"{self.who} (pid {self.pid}, {self.operation}) since {self.created}, lock ID {self.id}"
-        )
+__all__ = ["LocalBackend", "LockInfo"]
 
 
 class LocalBackend:
-    """Reads and writes ``path``; ``lock()`` guards a whole command."""
+    """The state in ``path`` and its journal; ``lock()`` guards a whole command."""
 
     def __init__(self, path: str | Path) -> None:
         """``StateError`` when ``path`` cannot name the state file (``.``, a directory)."""
         self.path = _state_file(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        journal = JournalFiles(self.path)  # one journal for both documents
+        self._file = JournaledFile(self.path, STATE_LAYOUT, journal)
+        self._sealed = JournaledFile(secrets_path(self.path), SECRETS_LAYOUT, journal)
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def read(self) -> StateDocument:
-        """The recorded state; a fresh empty one (new lineage) when there is no file yet."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return StateDocument()
-        except IsADirectoryError:
-            raise StateError(_is_a_directory(self.path)) from None
-        except OSError as exc:
-            raise StateError(f"cannot read state {self.path}: {exc.strerror or exc}") from None
-        return StateDocument.from_json(data, str(self.path))
+        """The recorded state, journal replayed; a fresh empty one (new lineage) when none."""
+        data = self._file.read()
+        return StateDocument() if data is None else StateDocument.from_data(data, str(self.path))
 
     def write(self, state: StateDocument) -> None:
-        """Raise the serial and persist atomically (temp file, fsync, rename), mode 0600."""
+        """Raise the serial and replace the snapshot atomically (its journal folded), mode 0600."""
         state.serial += 1
         try:
-            write_private_atomic(self.path, state.to_json())
+            self._file.write(state.snapshot())
         except OSError as exc:
             state.serial -= 1
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
+
+    def change_log(self, state: StateDocument, source: Callable[[], Snapshot]) -> ChangeLog:
+        """Journal ``state``'s changes; a journal a crash left behind is folded in first."""
+        try:
+            return self._file.open_session(state.lineage, source)
+        except OSError as exc:
+            raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
+
+    def check_writable(self) -> None:
+        """``StateError`` when the state or the sealed secrets beside it cannot be written."""
+        for document in (self._file, self.sealed_secrets()):
+            try:
+                document.check_writable()
+            except OSError as exc:
+                raise StateError(
+                    f"cannot write {document.describe()}: {exc.strerror or exc}. Apply records "
+                    "every change there, so it stops before calling any provider. Nothing was "
+                    "changed."
+                ) from None
+
+    def sealed_secrets(self) -> JournaledFile:
+        """``reconciler.secrets.json`` beside ``reconciler.json``; its lines share the journal."""
+        return self._sealed
 
     @contextlib.contextmanager
     def lock(

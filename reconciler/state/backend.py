@@ -1,0 +1,132 @@
+"""The state-backend interface: what every place that keeps state must offer.
+
+A backend keeps two documents, the state (lineage, serial, records by address) and the
+sealed secrets (which follow the backend: a team that keeps state in PostgreSQL keeps
+its sealed secrets there too). Commands read a document whole, replace it whole
+(``state rm``, ``import``), or, during an apply, record one change at a time: a
+``ChangeLog`` takes the change in memory, under the recorder's lock, and hands back a
+``Commit`` whose ``wait()`` returns once the change is durable, outside that lock, so
+parallel changes can share one flush (the local backend's journal) or one transaction
+each (a database). A lock, shared for plans and exclusive for writers, names its holder
+and dies with its process. ``local.py`` (a file and its journal) implements it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from reconciler.state.document import StateDocument
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds an exclusive lock, for the "state is locked" message and force-unlock."""
+
+    id: str
+    operation: str
+    who: str
+    pid: int
+    created: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.who} (pid {self.pid}, {self.operation}) since {self.created}, lock ID {self.id}"
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A whole document: header ``fields`` (in order), its ``serial``, entries by address."""
+
+    fields: dict[str, Any]
+    serial: int
+    entries: dict[str, Any]
+
+
+class Commit(Protocol):
+    """One recorded change; ``wait()`` returns once it is durable, or raises the error."""
+
+    def wait(self) -> None: ...
+
+
+class ChangeLog(Protocol):
+    """Records one document's changes while an apply runs."""
+
+    def record(self, serial: int, key: str, value: Any, after: Commit | None = None) -> Commit:
+        """Set ``key`` to ``value`` (None: remove it), bringing the document to ``serial``.
+
+        Called under the lock that orders the changes, in serial order; memory only.
+        ``after`` is a commit (the sealed secrets of a new account) that must be durable
+        whenever this one is: a backend that keeps both in one ordered log or transaction
+        has that for free.
+        """
+        ...
+
+    def close(self) -> str | None:
+        """Make every change part of the document; a problem is returned (nothing lost)."""
+        ...
+
+
+class DocumentStore(Protocol):
+    """Where one document lives: the sealed secrets a backend keeps beside its state."""
+
+    def describe(self) -> str: ...
+
+    def read(self) -> dict[str, Any] | None:
+        """The document as JSON data, None when there is none."""
+        ...
+
+    def write(self, snapshot: Snapshot) -> int:
+        """Replace the whole document (``OSError`` when it cannot)."""
+        ...
+
+    def open_session(self, identity: Any, source: Callable[[], Snapshot]) -> ChangeLog:
+        """Start recording changes; ``source`` gives the document as it stands in memory."""
+        ...
+
+    def check_writable(self) -> None:
+        """``OSError`` when a change could not be recorded."""
+        ...
+
+
+class StateBackend(Protocol):
+    """Read, record one change, lock, force-unlock, check writable, describe."""
+
+    def describe(self) -> str:
+        """Where the state lives, for messages (a path, a database and workspace)."""
+        ...
+
+    def read(self) -> StateDocument:
+        """The recorded state; an empty one with a new lineage when none exists yet."""
+        ...
+
+    def write(self, state: StateDocument) -> None:
+        """Raise the serial and replace the whole document."""
+        ...
+
+    def change_log(self, state: StateDocument, source: Callable[[], Snapshot]) -> ChangeLog:
+        """Record ``state``'s changes one at a time (an apply); ``source`` snapshots it."""
+        ...
+
+    def lock(
+        self, operation: str, *, shared: bool = False, timeout: float = 0.0
+    ) -> AbstractContextManager[LockInfo | None]:
+        """Hold the lock for a command; ``LockError`` names the holder when it is taken
+        (after waiting up to ``timeout`` seconds for it, ``--lock-timeout``)."""
+        ...
+
+    def holder(self) -> LockInfo | None: ...
+
+    def force_unlock(self, lock_id: str) -> LockInfo: ...
+
+    def check_writable(self) -> None:
+        """``StateError`` naming what cannot be written, before any provider call."""
+        ...
+
+    def sealed_secrets(self) -> DocumentStore:
+        """Where this backend keeps the sealed secrets."""
+        ...
