@@ -13,8 +13,10 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from reconciler.errors import PlanError
+from reconciler.model import Desired
 
 _SUGGESTIONS = 3
 _BARE_NAME = re.compile(r"\[([^\"\]]*)\]")  # ["ci-bot"] after a shell dropped the quotes
@@ -25,6 +27,28 @@ def matches(address: str, target: str) -> bool:
     if address == target:
         return True
     return address.startswith(target) and address[len(target)] in ".["
+
+
+def in_scope(config: Desired, targets: Sequence[str]) -> Desired:
+    """The config cut down to the provider sections ``targets`` reach (all without targets).
+
+    The refresh reads, and the credentials are asked for, only where a targeted plan can
+    change something: a FinOps user holding only the xAI key can plan ``--target xai.prod``.
+    The planner still sees the whole config (deletes and guards need it).
+    """
+    if not targets:
+        return config
+
+    def reached(provider: str, alias: str) -> bool:
+        section = f"{provider}.{alias}"
+        return any(matches(section, t) or matches(t, section) for t in targets)
+
+    return replace(
+        config,
+        minimax={a: g for a, g in config.minimax.items() if reached("minimax", a)},
+        xai={a: t for a, t in config.xai.items() if reached("xai", a)},
+        useapi={a: u for a, u in config.useapi.items() if reached("useapi", a)},
+    )
 
 
 def check_targets(targets: Sequence[str], known: Iterable[str]) -> None:

@@ -27,6 +27,7 @@ from reconciler.saved_plan import relative_files
 from reconciler.secrets import SecretStore, load_key
 from reconciler.state import LocalBackend, StateDocument
 from reconciler.state.sealed import secrets_path
+from reconciler.targets import in_scope
 
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
@@ -84,11 +85,13 @@ class Workspace:
                 "save the plan elsewhere (like plan.json). Nothing was planned."
             )
 
-    def credentials(self) -> dict[str, str]:
-        """Every variable the config needs: the kinds' and the money reads' (bills, credits)."""
+    def credentials(self, targets: Sequence[str] = ()) -> dict[str, str]:
+        """Every variable the config needs: the kinds' and the money reads' (bills, credits);
+        with ``targets``, only those of the sections they reach."""
         from reconciler.billing.read import money_credentials
 
-        names = [*required_env(self.config), *money_credentials(self.config)]
+        scope = in_scope(self.config, targets)
+        names = [*required_env(scope), *money_credentials(scope)]
         return resolve_env(names, self.environ)
 
     def secret_store(self) -> SecretStore | None:
@@ -125,7 +128,7 @@ class Workspace:
         """
         records = state.records()
         check_plan_targets(self.config, records, targets)  # before any provider call
-        live = self.refresh(state, now) if refresh else Live()
+        live = self.refresh(state, now, targets=targets) if refresh else Live()
         made = make_plan(
             self.config,
             records,
@@ -172,14 +175,23 @@ class Workspace:
             "`reconciler secrets keygen`)"
         ]
 
-    def refresh(self, state: StateDocument, now: datetime, *, values_only: bool = False) -> Live:
+    def refresh(
+        self,
+        state: StateDocument,
+        now: datetime,
+        *,
+        values_only: bool = False,
+        targets: Sequence[str] = (),
+    ) -> Live:
         """Read live provider state and money; ``values_only`` reads only the kinds that have
-        live values (no money, no bills), as ``apply FILE`` needs only the values to compare."""
+        live values (no money, no bills), as ``apply FILE`` needs only the values to compare;
+        ``targets`` limit the reads to the sections they reach."""
         from reconciler.providers.pool import ProviderPool
 
-        pool = ProviderPool(self.config, self.credentials())
+        scope = in_scope(self.config, targets)
+        pool = ProviderPool(scope, self.credentials(targets))
         try:
-            return refresh(self.config, state.records(), pool, now, values_only=values_only)
+            return refresh(scope, state.records(), pool, now, values_only=values_only)
         finally:
             pool.close()
 

@@ -223,3 +223,25 @@ def test_an_unset_management_key_is_named_before_any_call(workdir):
     assert result.code == 1
     assert "XAI_MANAGEMENT_KEY is unset or empty" in result.stderr
     assert workdir.sandbox.requests == []
+
+
+def test_a_plan_targeting_the_xai_team_needs_and_reads_only_the_xai_key(workdir):
+    workdir.config("- name: ci-bot\n  budget: {monthly_cash: '5.00', on_exceed: disable}\n")
+    minimax = (workdir.path / "reconciler.yaml").read_text(encoding="utf-8")
+    team = workdir.xai_config("500.00", name="xai.yaml").read_text(encoding="utf-8")
+    (workdir.path / "conf").mkdir()
+    (workdir.path / "conf" / "minimax.yaml").write_text(minimax, encoding="utf-8")
+    (workdir.path / "conf" / "xai.yaml").write_text(team, encoding="utf-8")
+    no_minimax = {"MINIMAX_API_KEY": None}
+
+    planned = workdir.run("plan", "-c", "conf", "--target", ADDRESS, env=no_minimax)
+    assert planned.code == 0, planned.output
+    assert "$0.00 -> $500.00" in planned.stdout
+    assert not any(r["path"] == "/v1/batch_query_bill" for r in workdir.sandbox.requests)
+
+    applied = workdir.run(
+        "apply", "-c", "conf", "--target", ADDRESS, "--auto-approve", env=no_minimax
+    )
+    assert applied.code == 0, applied.output
+    assert soft_cents(workdir) == "50000"
+    assert workdir.accounts() == {}  # the sub-account was out of the target's reach

@@ -78,7 +78,7 @@ def apply(
     if saved and plan_file and not config_paths:
         config_paths, directory = saved_config(saved, plan_file)
     workspace = Workspace.open(config_paths, os.environ, default_dir=directory)
-    credentials = workspace.credentials()
+    credentials = workspace.credentials(targets)
     backend = workspace.backend
     with backend.lock("apply", timeout=lock_timeout):
         store = workspace.secret_store()  # under the lock: another apply may have just saved it

@@ -78,7 +78,7 @@ def plan(
     if out_file:
         workspace.refuse_to_overwrite(out_file)
     if not no_refresh:
-        workspace.credentials()  # every missing variable named before any provider call
+        workspace.credentials(targets)  # every missing variable named before any call
     backend = workspace.backend
     with backend.lock("plan", shared=True, timeout=lock_timeout):
         state = backend.read()
