@@ -147,9 +147,9 @@ class Workspace:
 
     def _state_warnings(self, plan: Plan) -> list[str]:
         path = self.backend.path
-        if path.exists():
-            return []
         creates = plan.summary()[Action.CREATE.value]
+        if path.exists() or not creates:  # nothing is created: nothing could be twinned
+            return []
         return [
             f"no state file at {path.resolve()}: this plan assumes nothing exists yet "
             f"({creates} to create). If reconciler already manages these accounts, point "
