@@ -192,8 +192,11 @@ class Workspace:
         now: Callable[[], datetime],
         report: Callable[[str], None],
         parallelism: int,
+        grace: float,
     ) -> Receipt:
-        """Run the applier with providers for this config; the caller holds the lock."""
+        """Run the applier with providers for this config; the caller holds the lock.
+
+        ``grace``: seconds the changes in flight get after an interrupt."""
         from reconciler.applier import apply_plan
         from reconciler.execution import ApplyContext, Recorder
         from reconciler.providers.pool import ProviderPool
@@ -205,7 +208,7 @@ class Workspace:
         )
         try:
             with recorder:
-                receipt = apply_plan(plan, context, parallelism)
+                receipt = apply_plan(plan, context, parallelism, grace)
         finally:
             providers.close()
         for problem in recorder.problems:

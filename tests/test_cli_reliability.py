@@ -8,10 +8,110 @@ real CLI against the sandbox.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import time
+from dataclasses import replace
+
+import pytest
+
+from reconciler.providers import http
+from reconciler.state import LocalBackend
 
 A = 'minimax.cn-main.sub_account["a"]'
 B = 'minimax.cn-main.sub_account["b"]'
+
+
+def _recorded(workdir) -> dict:
+    """The state's records as reconciler reads them (snapshot and journal)."""
+    return LocalBackend(workdir.path / "state" / "reconciler.json").read().resources
+
+
+def _wait_for(condition, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def _posts(workdir) -> int:
+    return sum(r["method"] == "POST" for r in workdir.sandbox.requests)
+
+
+def test_a_create_whose_answer_drips_ends_at_the_calls_deadline_and_stays_pending(
+    workdir, monkeypatch
+):
+    monkeypatch.setattr(http, "DEFAULT_POLICY", replace(http.DEFAULT_POLICY, deadline=1.5))
+    workdir.config("- name: a\n")
+    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="drip", delay=0.5, times=None)
+    started = time.monotonic()
+
+    result = workdir.run("apply", "--auto-approve")
+
+    assert time.monotonic() - started < 6
+    assert result.code == 1, result.output
+    assert "timed out" in result.stdout and "stays recorded as pending" in result.stdout
+    assert _recorded(workdir)[A]["pending"] is True
+    workdir.sandbox.clear_faults()
+    resumed = workdir.run("apply", "--auto-approve")  # sent again: refused, named, no twin
+    assert resumed.code == 1 and "its subject_id is unknown" in resumed.stdout
+    assert list(workdir.accounts()) == ["a"]
+
+
+def _interrupted_apply(workdir, *signals: signal.Signals, env: dict | None = None):
+    """An apply whose only create drips its answer for minutes, sent ``signals`` once the
+    create is in flight; returns the process, its output, and seconds from the first
+    signal to its exit."""
+    workdir.config("- name: a\n- name: b\n")
+    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="drip", delay=1.0, times=1)
+    workdir.env.update(env or {})
+    proc = workdir.start("apply", "--auto-approve", "--parallelism", "1")
+    try:
+        _wait_for(lambda: _posts(workdir) == 1)
+        time.sleep(0.3)  # the answer has begun to drip
+        signalled = time.monotonic()
+        for number, signum in enumerate(signals):
+            if number:
+                time.sleep(0.3)
+            os.kill(proc.pid, signum)
+        stdout, stderr = proc.communicate(timeout=60)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc, stdout, stderr, took
+
+
+def test_sigterm_during_a_dripping_create_exits_after_the_grace_period_reporting_it_pending(
+    workdir,
+):
+    proc, stdout, stderr, took = _interrupted_apply(
+        workdir, signal.SIGTERM, env={"RECONCILER_GRACE_PERIOD": "2s"}
+    )
+
+    assert 2 <= took < 6, took
+    assert proc.returncode == 1
+    assert "Waiting up to 2s for their answers" in stderr
+    assert "no answer came within the 2s grace period" in stderr
+    assert f"PENDING: {A} (create): abandoned" in stdout
+    assert "Apply interrupted: 0 succeeded, 0 failed, 1 skipped, 1 pending." in stdout
+    assert "Traceback" not in stderr
+    assert _recorded(workdir)[A]["pending"] is True  # never recorded as done
+    assert B not in _recorded(workdir)
+    assert _posts(workdir) == 1  # b never sent
+
+
+@pytest.mark.parametrize("again", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_second_interrupt_stops_waiting_for_the_calls_in_flight(workdir, again):
+    proc, stdout, stderr, took = _interrupted_apply(workdir, signal.SIGINT, again)
+
+    assert took < 4, took  # well before the default grace period of 8s
+    assert proc.returncode == 1
+    assert "Stopping: interrupted again" in stderr
+    assert f"PENDING: {A} (create): abandoned" in stdout
+    assert _recorded(workdir)[A]["pending"] is True
 
 
 def test_two_records_of_one_subject_id_stop_every_command_before_any_delete(workdir):

@@ -23,6 +23,7 @@ import click
 from reconciler.cli.common import (
     config_option,
     err,
+    grace_period,
     lock_timeout_option,
     no_color_option,
     now,
@@ -79,6 +80,7 @@ def apply(
         config_paths, directory = saved_config(saved, plan_file)
     workspace = Workspace.open(config_paths, os.environ, default_dir=directory)
     credentials = workspace.credentials()
+    grace = grace_period()
     backend = workspace.backend
     with backend.lock("apply", timeout=lock_timeout):
         store = workspace.secret_store()  # under the lock: another apply may have just saved it
@@ -94,7 +96,7 @@ def apply(
         workspace.check_writable()
         if not saved and not auto_approve and not _confirm():
             return 1
-        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism)
+        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism, grace)
     return _print_receipt(receipt, color)
 
 
@@ -173,7 +175,7 @@ def _confirm() -> bool:
 
 
 def _print_receipt(receipt: Receipt, color: bool) -> int:
-    from reconciler.applier import FAILED, SKIPPED, SUCCEEDED
+    from reconciler.applier import FAILED, PENDING, SKIPPED, SUCCEEDED
 
     def paint(text: str, fg: str) -> str:
         return click.style(text, fg=fg, bold=True) if color else text
@@ -186,8 +188,9 @@ def _print_receipt(receipt: Receipt, color: bool) -> int:
             click.echo(f"{label} {outcome.address} ({outcome.action.value}): {outcome.message}")
     ending = "interrupted" if receipt.interrupted else "complete" if receipt.ok else "incomplete"
     verdict = paint(f"Apply {ending}:", "green" if receipt.ok else "red")
+    pending = receipt.count(PENDING)
     click.echo(
         f"{verdict} {receipt.count(SUCCEEDED)} succeeded, {receipt.count(FAILED)} failed, "
-        f"{receipt.count(SKIPPED)} skipped."
+        f"{receipt.count(SKIPPED)} skipped" + (f", {pending} pending." if pending else ".")
     )
     return 0 if receipt.ok else 1

@@ -66,6 +66,22 @@ class Duration(click.ParamType[float]):
         return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
 
 
+def grace_period() -> float:
+    """Seconds an interrupted apply waits for the answers in flight: ``RECONCILER_GRACE_PERIOD``
+    (a duration like ``8s`` or ``1m``; 0 abandons them at once), else ``GRACE_S``."""
+    from reconciler.stopping import GRACE_S
+
+    text = os.environ.get("RECONCILER_GRACE_PERIOD", "").strip()
+    if not text:
+        return GRACE_S
+    try:
+        return Duration().convert(text, None, None)
+    except click.BadParameter:
+        raise ReconcilerError(
+            f"RECONCILER_GRACE_PERIOD={text[:24]!r} is not a duration like 8s, 30s or 1m"
+        ) from None
+
+
 lock_timeout_option = click.option(
     "--lock-timeout",
     type=Duration(),
