@@ -10,6 +10,7 @@ truncated copy) into the caller's error naming the file, so none of them ends in
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -41,15 +42,33 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     fsync_directory(path.parent)
 
 
-def check_writable(path: Path) -> None:
-    """Raise ``OSError`` if ``write_private_atomic(path, ...)`` could not make its temp file.
+def check_writable(path: Path, room: int = 0) -> None:
+    """Raise ``OSError`` if ``write_private_atomic(path, ...)`` could not make its temp file,
+    or if the disk there has not ``room`` bytes free (reserved for a moment, then freed).
 
     An apply that can call a provider but cannot record the answer would lose what the
-    provider hands back only once, so it proves it can write before the first call.
+    provider hands back only once, so it proves it can write, and has room, before the
+    first call. An empty file proves nothing about room: a full disk still makes one.
     """
     fd, temp = _make_temp(path)
-    os.close(fd)
-    os.unlink(temp)
+    try:
+        if room > 0:
+            _reserve(fd, room)
+    finally:
+        os.close(fd)
+        os.unlink(temp)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Allocate ``size`` bytes to ``fd`` (ENOSPC when the disk has not got them)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        stats = os.fstatvfs(fd)  # a file system that cannot allocate: ask how much is free
+        if stats.f_bavail * stats.f_frsize < size:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
 
 
 def _make_temp(path: Path) -> tuple[int, str]:

@@ -31,6 +31,11 @@ from reconciler.state.sealed import secrets_path
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
 
+# What an apply proves the disk can take before its first call: generous, since running out
+# midway stops the apply (a change being recorded when the disk fills loses its answer).
+_ROOM_PER_CHANGE = 4096
+_ROOM_FLOOR = 64 * 1024
+
 
 @dataclass
 class Workspace:
@@ -106,9 +111,10 @@ class Workspace:
             self.backend.sealed_secrets(), key, key_env=self.secrets_settings.key_env
         )
 
-    def check_writable(self) -> None:
-        """Before any provider call: the state and the secrets store can both be written."""
-        self.backend.check_writable()
+    def check_writable(self, plan: Plan) -> None:
+        """Before any provider call: the state and the secrets store can both be written, with
+        room for what ``plan`` records (a create: three journal lines of ~500 bytes)."""
+        self.backend.check_writable(_ROOM_FLOOR + _ROOM_PER_CHANGE * len(plan.changes))
 
     def plan(
         self,

@@ -93,7 +93,7 @@ def apply(
             return 0
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)
-        workspace.check_writable()
+        workspace.check_writable(result)
         if not saved and not auto_approve and not _confirm():
             return 1
         receipt = workspace.execute(result, state, store, credentials, now, err, parallelism, grace)

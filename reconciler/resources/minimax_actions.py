@@ -112,6 +112,11 @@ def _create(change: Change, context: ApplyContext) -> str:
 def _disable_created(record: RecordedSubAccount, context: ApplyContext) -> str | None:
     """MiniMax creates accounts enabled; a disabled one is switched off right after."""
     assert record.subject_id is not None, "called with the record of a created account"
+    if context.recorder.failure is not None:
+        return (
+            "it was not disabled: no provider call goes out once a change could not be "
+            "recorded; the next plan shows the update"
+        )
     try:
         _provider(context, record.alias).set_status(record.subject_id, Status.DISABLED)
     except ProviderError as exc:

@@ -88,8 +88,8 @@ class DocumentStore(Protocol):
         """Start recording changes; ``source`` gives the document as it stands in memory."""
         ...
 
-    def check_writable(self) -> None:
-        """``OSError`` when a change could not be recorded."""
+    def check_writable(self, room: int = 0) -> None:
+        """``OSError`` when a change could not be recorded (or ``room`` bytes would not fit)."""
         ...
 
 
@@ -123,8 +123,9 @@ class StateBackend(Protocol):
 
     def force_unlock(self, lock_id: str) -> LockInfo: ...
 
-    def check_writable(self) -> None:
-        """``StateError`` naming what cannot be written, before any provider call."""
+    def check_writable(self, room: int = 0) -> None:
+        """``StateError`` naming what cannot be written, before any provider call; ``room``
+        is about how many bytes the apply will record (a backend on a disk proves it has them)."""
         ...
 
     def sealed_secrets(self) -> DocumentStore:

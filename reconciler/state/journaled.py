@@ -144,9 +144,17 @@ class JournaledFile:
         fields = {k: v for k, v in data.items() if k not in ("serial", entries)}
         return Snapshot(fields, data["serial"], data[entries])
 
-    def check_writable(self) -> None:
-        """``OSError`` when the snapshot's temp file or the journal could not be made here."""
-        check_writable(self.path)
+    def size(self) -> int:
+        """Bytes of the snapshot file (0 when there is none yet)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def check_writable(self, room: int = 0) -> None:
+        """``OSError`` when the snapshot's temp file or the journal could not be made here,
+        or the disk has not ``room`` bytes free."""
+        check_writable(self.path, room)
         for probe in (self.journal.retired,):  # the longest name written here
             try:
                 probe.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -75,16 +75,25 @@ class LocalBackend:
         except OSError as exc:
             raise StateError(f"cannot write state {self.path}: {exc.strerror or exc}") from None
 
-    def check_writable(self) -> None:
-        """``StateError`` when the state or the sealed secrets beside it cannot be written."""
-        for document in (self._file, self.sealed_secrets()):
+    def check_writable(self, room: int = 0) -> None:
+        """``StateError`` when the state or the sealed secrets beside it cannot be written,
+        or their disk has no room for ``room`` bytes of journal beside a new copy of each
+        snapshot (the fold writes one before it removes the old)."""
+        documents = (self._file, self._sealed)
+        wanted: dict[Path, int] = {}
+        for document in documents:
+            directory = document.path.parent
+            wanted[directory] = wanted.get(directory, 0) + document.size() + room
+        for document in documents:
+            need = wanted.pop(document.path.parent, 0)  # the whole directory's, probed once
             try:
-                document.check_writable()
+                document.check_writable(need)
             except OSError as exc:
+                about = f" (this apply needs about {_size(need)} there)" if need else ""
                 raise StateError(
-                    f"cannot write {document.describe()}: {exc.strerror or exc}. Apply records "
-                    "every change there, so it stops before calling any provider. Nothing was "
-                    "changed."
+                    f"cannot write {document.describe()}: {exc.strerror or exc}{about}. Apply "
+                    "records every change there, so it stops before calling any provider. "
+                    "Nothing was changed."
                 ) from None
 
     def sealed_secrets(self) -> JournaledFile:
@@ -119,10 +128,7 @@ class LocalBackend:
                     pid=os.getpid(),
                     created=iso(datetime.now(UTC).replace(microsecond=0)),
                 )
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(asdict(info)))
-                handle.flush()
+                _write_holder(handle, info, self.lock_path)
             yield info
         finally:
             if not shared:
@@ -250,6 +256,10 @@ def _is_a_directory(path: Path) -> str:
     return f"state path {path} is a directory; name a file like {path / 'reconciler.json'}"
 
 
+def _size(count: int) -> str:
+    return f"{count / 1024:.0f} KiB" if count < 1 << 20 else f"{count / (1 << 20):.1f} MiB"
+
+
 def _flock(handle: IO[str], shared: bool, deadline: float) -> None:
     """Take the lock, retrying until ``deadline``; ``BlockingIOError`` when still held then."""
     mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
@@ -262,6 +272,19 @@ def _flock(handle: IO[str], shared: bool, deadline: float) -> None:
             if left <= 0:
                 raise
             time.sleep(min(_LOCK_POLL_S, left))
+
+
+def _write_holder(handle: IO[str], info: LockInfo, path: Path) -> None:
+    """Name the holder in the lock file, for the "state is locked" message."""
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(asdict(info)))
+        handle.flush()
+    except OSError as exc:
+        raise StateError(
+            f"cannot write the state lock {path}: {exc.strerror or exc}. Nothing was changed."
+        ) from None
 
 
 def _clear(handle: IO[str]) -> None:
