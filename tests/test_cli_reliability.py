@@ -169,3 +169,49 @@ def test_the_secrets_command_gets_no_credential_even_one_this_config_does_not_na
     assert "XAI_MANAGEMENT_KEY" not in inherited
     assert "MINIMAX_API_KEY" not in inherited and "RECONCILER_SECRET_KEY" not in inherited
     assert inherited["VAULT_TOKEN"] == "sink-needs-this"
+
+
+def test_force_unlock_refuses_a_live_holder_and_with_force_the_holder_never_writes_again(
+    workdir,
+):
+    slow = 'minimax.cn-main.sub_account["slow"]'
+    fast = 'minimax.cn-main.sub_account["fast"]'
+    workdir.config("- name: slow\n")
+    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=3.0, times=1)
+    holder = workdir.start("apply", "--auto-approve")
+    try:
+        _wait_for(lambda: _posts(workdir) == 1)  # its create waits at the provider
+        locked = workdir.run("plan")
+        lock_id = locked.stderr.split("force-unlock --force ")[1].split("`")[0]
+
+        refused = workdir.run("force-unlock", lock_id)
+        assert refused.code == 1
+        assert f"still running on this host. Stop it (`kill {holder.pid}`)" in refused.stderr
+        assert "add --force" in refused.stderr
+        released = workdir.run("force-unlock", "--force", lock_id)
+        assert released.code == 0, released.output
+        assert "which is still running: each of its writes" in released.stderr
+
+        # Another apply runs meanwhile: it sends the pending create again and adds one.
+        workdir.config("- name: slow\n- name: fast\n")
+        second = workdir.run("apply", "--auto-approve")
+        assert second.code == 0, second.output
+        kept = {p.name: p.read_bytes() for p in (workdir.path / "state").iterdir()}
+        stdout, stderr = holder.communicate(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.communicate()
+
+    assert holder.returncode == 1
+    assert f"FAILED: {slow} (create)" in stdout  # MiniMax refused its name: the other made it
+    assert "apply lost the state lock" in stderr and "it wrote nothing" in stderr
+    assert "Traceback" not in stderr
+    after = {p.name: p.read_bytes() for p in (workdir.path / "state").iterdir()}
+    assert after == kept  # the old holder touched nothing
+    accounts = workdir.accounts()
+    assert set(accounts) == {"slow", "fast"}
+    for name, address in (("slow", slow), ("fast", fast)):
+        assert _recorded(workdir)[address]["subject_id"] == accounts[name]["subject_id"]
+        shown = workdir.run("secrets", "show", address)
+        assert shown.stdout.strip() == accounts[name]["token"]

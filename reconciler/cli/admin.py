@@ -99,9 +99,22 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
 
 @click.command(name="force-unlock")
 @click.argument("lock_id", metavar="LOCK_ID")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Release it even though its holder still runs on this host (its writes are refused).",
+)
 @config_option
-def force_unlock(lock_id: str, config_paths: Sequence[str]) -> int:
+def force_unlock(lock_id: str, force: bool, config_paths: Sequence[str]) -> int:
     """Release a state lock held by a process that hangs (a dead one has released it already)."""
-    holder = open_workspace(config_paths).backend.force_unlock(lock_id)
-    err(f"Released the lock held by {holder.describe()}.")
+    backend = open_workspace(config_paths).backend
+    holder = backend.force_unlock(lock_id, force=force)
+    if holder.running_here():
+        err(
+            f"Released the lock held by {holder.describe()}, which is still running: each of "
+            "its writes to the state and the secrets store is refused from now on, so it stops "
+            "without touching them. Its creates in flight stay pending for the next apply."
+        )
+    else:
+        err(f"Released the lock held by {holder.describe()}.")
     return 0

@@ -97,7 +97,8 @@ def apply(
         if not saved and not auto_approve and not _confirm():
             return 1
         receipt = workspace.execute(result, state, store, credentials, now, err, parallelism, grace)
-    return _print_receipt(receipt, color)
+        code = _print_receipt(receipt, color)  # before the lock ends, which may report its loss
+    return code
 
 
 def _accept(

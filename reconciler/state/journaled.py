@@ -54,11 +54,27 @@ class JournalFiles:
 
     ``.journal.old`` exists while a fold runs. ``writer`` is the change log recording into
     it during an apply (see ``changelog.py``); one backend has one, shared by its documents.
+    ``fence`` (set by the backend while it holds its lock) raises ``OSError`` once the lock
+    is no longer this process's: every write of either document, and of the journal,
+    asks it first, so a process whose lock was force-released never writes again.
     """
 
     base: Path
     documents: dict[str, JournaledFile] = field(default_factory=dict)
     writer: Any = None
+    fence: Callable[[], None] | None = None
+
+    def check_fence(self) -> None:
+        """``OSError`` when this process may no longer write (its lock was released)."""
+        if self.fence is not None:
+            self.fence()
+
+    def fenced(self) -> bool:
+        try:
+            self.check_fence()
+        except OSError:
+            return True
+        return False
 
     @property
     def path(self) -> Path:
@@ -80,6 +96,7 @@ class JournalFiles:
         self.remove()
 
     def remove(self) -> None:
+        self.check_fence()
         for path in (self.retired, self.path):
             path.unlink(missing_ok=True)
         fsync_directory(self.base.parent)
@@ -136,6 +153,7 @@ class JournaledFile:
 
     def write_snapshot(self, snapshot: Snapshot) -> int:
         data = snapshot_bytes(snapshot, self.layout)
+        self.journal.check_fence()
         write_private_atomic(self.path, data)
         return len(data)
 

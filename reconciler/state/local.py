@@ -7,13 +7,16 @@ sealed secrets follow in ``reconciler.secrets.json``, their lines in the same jo
 lock outlives its process. The lock file also carries who holds it (id, operation,
 user@host, pid, since) for the "state is locked" message. ``apply`` takes it
 exclusively; ``plan`` takes it shared, so plans run side by side but never while an apply
-is writing. ``force-unlock`` removes the lock file: a holder that is still running then
-no longer excludes others, which is the user's explicit call.
+is writing. ``force-unlock`` removes the lock file, and refuses a holder still alive on
+this host unless forced. A holder whose lock file was removed never writes again: every
+write of the state, the secrets and the journal first checks that the lock file is still
+the one it locked (the fence), and the lock's end reports the loss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import getpass
 import json
@@ -114,7 +117,7 @@ class LocalBackend:
         if handle is None:
             yield None
             return
-        info = None
+        info, lost = None, False
         try:
             if shared:
                 # No exclusive holder can exist while we hold it shared: whatever the file
@@ -129,13 +132,35 @@ class LocalBackend:
                     created=iso(datetime.now(UTC).replace(microsecond=0)),
                 )
                 _write_holder(handle, info, self.lock_path)
+                self._file.journal.fence = lambda: self._check_held(handle)
             yield info
+            lost = not shared and self._file.journal.fenced()
         finally:
+            self._file.journal.fence = None
             if not shared:
                 with contextlib.suppress(OSError):
                     handle.seek(0)
                     handle.truncate()
             handle.close()
+        if lost:
+            raise LockError(
+                f"{operation} lost the state lock {self.lock_path} while it ran (force-unlock "
+                "released it): it wrote nothing to the state or the secrets store after that, "
+                "and left them as the next holder wrote them. Any change listed above as "
+                "failed to record says how to recover it."
+            )
+
+    def _check_held(self, handle: IO[str]) -> None:
+        """The fence: ``OSError`` once the lock file is not the one ``handle`` locked."""
+        try:
+            held = os.stat(self.lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except OSError:
+            held = False  # removed by force-unlock (and not made again yet)
+        if not held:
+            raise OSError(
+                errno.ENOLCK,
+                "this process no longer holds the state lock (force-unlock released it)",
+            )
 
     def _open_locked(self, operation: str, shared: bool, timeout: float) -> IO[str] | None:
         deadline = time.monotonic() + timeout
@@ -158,8 +183,9 @@ class LocalBackend:
                     ) from None
                 raise LockError(
                     f"state {self.path} is locked by {holder.describe()}{waited}; {operation} "
-                    "cannot run now. If that process is stuck, stop it, or release the lock with: "
-                    f"reconciler force-unlock {holder.id}"
+                    "cannot run now. If that process hangs, stop it (the lock dies with it); "
+                    f"`reconciler force-unlock --force {holder.id}` releases the lock while it "
+                    "runs, and refuses its every write from then on"
                 ) from None
             # force-unlock may have unlinked the file we locked: then lock the new one.
             try:
@@ -196,11 +222,13 @@ class LocalBackend:
         except (OSError, LockError, TypeError):
             return None
 
-    def force_unlock(self, lock_id: str) -> LockInfo:
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> LockInfo:
         """Release a lock by its id, as printed in the "state is locked" message.
 
         The kernel lock, not the file's content, says whether the state is locked: a
-        holder killed with -9 leaves its name in the file but holds nothing.
+        holder killed with -9 leaves its name in the file but holds nothing. A holder
+        still running on this host is released only with ``force``: from then on each of
+        its writes is refused (the fence), so it stops without touching the state.
         """
         if not self._held_exclusively():
             raise LockError(f"state {self.path} is not locked (no apply holds it)")
@@ -213,6 +241,13 @@ class LocalBackend:
         if holder.id != lock_id:
             raise LockError(
                 f"lock ID {lock_id} does not match the lock held by {holder.describe()}"
+            )
+        if not force and holder.running_here():
+            raise LockError(
+                f"the lock is held by {holder.describe()}, which is still running on this "
+                f"host. Stop it (`kill {holder.pid}`): the lock dies with it. To release the "
+                "lock while it runs, add --force: each of its writes is then refused, so it "
+                "stops without touching the state, and the next apply sees what it left pending."
             )
         with contextlib.suppress(FileNotFoundError):
             self.lock_path.unlink()
