@@ -215,3 +215,46 @@ def test_force_unlock_refuses_a_live_holder_and_with_force_the_holder_never_writ
         assert _recorded(workdir)[address]["subject_id"] == accounts[name]["subject_id"]
         shown = workdir.run("secrets", "show", address)
         assert shown.stdout.strip() == accounts[name]["token"]
+
+
+def test_a_symlinked_state_file_is_written_where_it_points_and_stays_a_link(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    real = workdir.path / "real"
+    real.mkdir()
+    link = workdir.path / "state" / "reconciler.json"
+    link.rename(real / "st.json")
+    link.symlink_to("../real/st.json")
+
+    workdir.config("- name: a\n- name: b\n")
+    result = workdir.run("apply", "--auto-approve")
+
+    assert result.code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == "../real/st.json"
+    written = json.loads((real / "st.json").read_text(encoding="utf-8"))
+    assert set(written["resources"]) == {A, B}
+    assert (real / "st.json.lock").exists()  # one lock for every link to this state
+    assert workdir.run("plan", "--detailed-exitcode").code == 0
+    assert workdir.run("secrets", "show", B).stdout.strip() == workdir.accounts()["b"]["token"]
+
+
+def test_temp_files_a_killed_writer_left_are_removed_by_the_next_writing_command(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    state = workdir.path / "state"
+    left = [
+        state / ".reconciler.json.k9x2_q7Z.tmp",
+        state / ".reconciler.secrets.json.AbC123xy.tmp",
+    ]
+    for path in left:
+        path.write_bytes(b'{"version": 1, "half": ')
+    unrelated = state / "notes.tmp"
+    unrelated.write_text("mine")
+
+    assert workdir.run("plan").code == 0
+    assert all(path.exists() for path in left)  # plan writes nothing
+    workdir.config("- name: a\n- name: b\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+
+    assert not any(path.exists() for path in left)
+    assert unrelated.read_text() == "mine"

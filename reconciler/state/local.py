@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.errors import LockError, StateError
-from reconciler.fsutil import load_json
+from reconciler.fsutil import followed, load_json, remove_stale_temps
 from reconciler.model import DEFAULT_STATE_PATH, iso
 from reconciler.state.backend import ChangeLog, LockInfo, Snapshot
 from reconciler.state.document import STATE_LAYOUT, StateDocument
@@ -47,12 +47,18 @@ class LocalBackend:
     """The state in ``path`` and its journal; ``lock()`` guards a whole command."""
 
     def __init__(self, path: str | Path) -> None:
-        """``StateError`` when ``path`` cannot name the state file (``.``, a directory)."""
-        self.path = _state_file(path)
+        """``StateError`` when ``path`` cannot name the state file (``.``, a directory).
+
+        A symlinked state file is followed: the state, its journal and its lock live where
+        the link points. The secrets store is the file beside ``path`` as named (itself
+        followed when it is a link).
+        """
+        named = _state_file(path)
+        self.path = followed(named)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         journal = JournalFiles(self.path)  # one journal for both documents
         self._file = JournaledFile(self.path, STATE_LAYOUT, journal)
-        self._sealed = JournaledFile(secrets_path(self.path), SECRETS_LAYOUT, journal)
+        self._sealed = JournaledFile(followed(secrets_path(named)), SECRETS_LAYOUT, journal)
 
     def describe(self) -> str:
         return str(self.path)
@@ -133,6 +139,8 @@ class LocalBackend:
                 )
                 _write_holder(handle, info, self.lock_path)
                 self._file.journal.fence = lambda: self._check_held(handle)
+                for document in (self._file, self._sealed):
+                    remove_stale_temps(document.path)
             yield info
             lost = not shared and self._file.journal.fenced()
         finally:
@@ -198,10 +206,20 @@ class LocalBackend:
         raise LockError(f"could not take the lock {self.lock_path}: it keeps being replaced")
 
     def _open_lock_file(self, shared: bool) -> IO[str] | None:
-        """The lock file, created for an exclusive lock; None for a shared one if absent."""
+        """The lock file, created for an exclusive lock; None for a shared one if absent.
+
+        A shared lock needs no write: on a read-only file or file system it is taken on a
+        read-only handle (a stale holder's name then stays in the file).
+        """
         try:
             if shared:
-                fd = os.open(self.lock_path, os.O_RDWR)
+                try:
+                    fd = os.open(self.lock_path, os.O_RDWR)
+                except OSError as exc:
+                    if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                        raise
+                    fd = os.open(self.lock_path, os.O_RDONLY)
+                    return os.fdopen(fd, "r", encoding="utf-8")
             else:
                 self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -1,9 +1,10 @@
-"""A full disk, for real: the state directory is a small tmpfs in a mount namespace.
+"""Real file systems: a full disk and a read-only state directory, in a mount namespace.
 
-``unshare -rm`` gives the apply its own mount namespace (no privilege needed where user
-namespaces are allowed), with a tmpfs of a few hundred KiB over ``state/``; the test fills
-it from outside through ``/proc/PID/root``, at a chosen moment of the apply. The state is
-copied out before the namespace ends, so the test reads what the apply left on disk.
+``unshare -rm`` gives the command its own mount namespace (no privilege needed where user
+namespaces are allowed). For a full disk, a tmpfs of a few hundred KiB goes over
+``state/``; the test fills it from outside through ``/proc/PID/root``, at a chosen moment
+of the apply, and the state is copied out before the namespace ends, so the test reads
+what the apply left on disk. For a read-only one, ``state/`` is bind-mounted read-only.
 """
 
 from __future__ import annotations
@@ -173,3 +174,26 @@ def test_a_full_disk_is_refused_before_the_first_provider_call(workdir):
     store = SecretStore(backend.sealed_secrets(), key)
     for name in (f"old-{i}" for i in range(6)):
         assert store.get(f'minimax.cn-main.sub_account["{name}"]', "token") == tokens[name]
+
+
+def test_plan_runs_on_a_read_only_state_directory(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("- name: a\n- name: b\n")
+    script = (
+        "mount --bind state state && mount -o remount,ro,bind state && "
+        '"$PYTHON" -m reconciler plan --detailed-exitcode'
+    )
+
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        cwd=workdir.path,
+        env={**workdir.env, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Plan: 1 to create" in done.stdout
+    assert "Error" not in done.stderr
