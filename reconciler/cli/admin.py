@@ -85,6 +85,7 @@ def keygen() -> int:
 @config_option
 def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
     """Decrypt and print one stored secret."""
+    from reconciler.continuity import check_store
     from reconciler.errors import SecretsError
 
     workspace = open_workspace(config_paths)
@@ -93,6 +94,8 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
         raise SecretsError(
             f"{workspace.secrets_settings.key_env} is unset: it holds the key to the secrets store"
         )
+    if not store.has(address):
+        check_store(workspace.backend.read(), store)  # a missing store says so, not "no token"
     click.echo(store.get(address, field))
     return 0
 

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import (
+    acceptance,
     config_option,
+    continuity_options,
     err,
     grace_period,
     lock_timeout_option,
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     "--force", is_flag=True, help="Apply a plan the blast-radius guard (safety:) marks unsafe."
 )
 @lock_timeout_option
+@continuity_options
 @no_color_option
 def apply(
     plan_file: str | None,
@@ -64,6 +67,8 @@ def apply(
     targets: Sequence[str],
     force: bool,
     lock_timeout: float,
+    accept_lost_secrets: bool,
+    adopt_state: bool,
     no_color: bool,
 ) -> int:
     """Make the providers match the config (or execute a saved plan)."""
@@ -79,6 +84,7 @@ def apply(
     if saved and plan_file and not config_paths:
         config_paths, directory = saved_config(saved, plan_file)
     workspace = Workspace.open(config_paths, os.environ, default_dir=directory)
+    workspace.accept = acceptance(accept_lost_secrets, adopt_state)
     credentials = workspace.credentials()
     grace = grace_period()
     backend = workspace.backend
@@ -109,6 +115,8 @@ def _accept(
     from reconciler.safety import blast_radius
     from reconciler.saved_plan import accept_saved_plan, check_live_values
 
+    for warning in workspace.check_continuity(state):  # before planning, as plan did
+        err(f"Warning: {warning}")
     accept_saved_plan(saved, state, workspace.config, workspace.config_files(), plan_file)
     # Judged again from this config and state: the file's own "unsafe" could be edited out.
     unsafe = blast_radius(saved.changes, state.records(), workspace.config.safety)

@@ -19,6 +19,7 @@ import click
 from reconciler.errors import ReconcilerError
 
 if TYPE_CHECKING:
+    from reconciler.continuity import Acceptance
     from reconciler.workspace import Workspace
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -101,6 +102,28 @@ def target_option(verb: str) -> Callable[[FC], FC]:
         metavar="ADDR",
         help=f"{verb} only this address or group (repeatable); one that names nothing is an error.",
     )
+
+
+def continuity_options(command: FC) -> FC:
+    """``--accept-lost-secrets`` and ``--adopt-state``: losses plan and apply refuse unless told."""
+    command = click.option(
+        "--adopt-state",
+        is_flag=True,
+        help="Apply a state another config directory applied: what it holds and this config "
+        "lacks is planned for deletion.",
+    )(command)
+    return click.option(
+        "--accept-lost-secrets",
+        is_flag=True,
+        help="Go on although the secrets store this state's secrets were sealed in is missing "
+        "or another one: its tokens and passwords are given up.",
+    )(command)
+
+
+def acceptance(accept_lost_secrets: bool, adopt_state: bool) -> Acceptance:
+    from reconciler.continuity import Acceptance
+
+    return Acceptance(lost_secrets=accept_lost_secrets, adopt_state=adopt_state)
 
 
 no_color_option = click.option(

@@ -195,6 +195,10 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
     def produces_secrets(self, change: Change) -> bool:
         return change.action in (Action.CREATE, Action.ROTATE)
 
+    def holds_secrets(self, record: RecordedSubAccount) -> bool:
+        """A token was issued to it by reconciler (an imported account's is unknown)."""
+        return record.token_fingerprint is not None and not record.pending
+
     def before(self, change: Change, context: ApplyContext) -> RecordedSubAccount | None:
         from reconciler.resources.minimax_actions import pending_record
 
