@@ -258,3 +258,35 @@ def test_temp_files_a_killed_writer_left_are_removed_by_the_next_writing_command
 
     assert not any(path.exists() for path in left)
     assert unrelated.read_text() == "mine"
+
+
+def test_a_rotation_cut_off_by_kill_9_is_flagged_by_secrets_show_and_redone_by_the_next_apply(
+    workdir,
+):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    old_token = workdir.accounts()["a"]["token"]
+    workdir.config("- name: a\n  token_generation: 1\n")
+    workdir.sandbox.add_fault("PUT", r"/v1/sub_account/\d+/token", kind="latency", delay=1.0)
+    proc = workdir.start("apply", "--auto-approve")
+    try:
+        _wait_for(lambda: any(r["path"].endswith("/token") for r in workdir.sandbox.requests))
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    _wait_for(lambda: workdir.accounts()["a"]["token"] != old_token)  # it went through
+
+    shown = workdir.run("secrets", "show", A)
+    assert shown.code == 0 and shown.stdout.strip() == old_token  # all there is, but doubtful
+    assert "MiniMax may have revoked this token already" in shown.stderr
+    assert old_token not in shown.stderr
+    planned = workdir.run("plan", "--detailed-exitcode")
+    assert planned.code == 2 and "never finished: the stored token may be revoked" in planned.stdout
+
+    assert workdir.run("apply", "--auto-approve").code == 0
+    again = workdir.run("secrets", "show", A)
+    assert again.stdout.strip() == workdir.accounts()["a"]["token"] != old_token
+    assert "Warning" not in again.stderr
+    assert "rotating_since" not in _recorded(workdir)[A]
+    assert workdir.run("plan", "--detailed-exitcode").code == 0

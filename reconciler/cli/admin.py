@@ -87,6 +87,7 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
     """Decrypt and print one stored secret."""
     from reconciler.continuity import check_store
     from reconciler.errors import SecretsError
+    from reconciler.resources import kind_of_record
 
     workspace = open_workspace(config_paths)
     store = workspace.secret_store()
@@ -94,9 +95,15 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
         raise SecretsError(
             f"{workspace.secrets_settings.key_env} is unset: it holds the key to the secrets store"
         )
+    state = workspace.backend.read()
     if not store.has(address):
-        check_store(workspace.backend.read(), store)  # a missing store says so, not "no token"
-    click.echo(store.get(address, field))
+        check_store(state, store)  # a missing store says so, not "no token stored"
+    secret = store.get(address, field)
+    record = state.record(address)
+    doubt = kind_of_record(record).secret_doubt(record) if record is not None else None
+    if doubt:
+        err(f"Warning: {address}: {doubt}.")
+    click.echo(secret)
     return 0
 
 
