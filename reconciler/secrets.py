@@ -204,6 +204,10 @@ class SecretStore:
     def holds_any(self) -> bool:
         return bool(self._entries)
 
+    def sealed(self) -> list[tuple[str, str]]:
+        """Every ``(address, field)`` the store holds a sealed value for."""
+        return [(address, field) for address, fields in self._entries.items() for field in fields]
+
     @property
     def lineage(self) -> str | None:
         """The lineage of the state this store belongs to (None: not bound yet)."""
