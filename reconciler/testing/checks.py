@@ -7,7 +7,8 @@ it. A refusal must be a ``ReconcilerError`` whose message is printable and holds
 secret; what is accepted must be kept and read back: a create or rotation answer is
 recorded in a state and sealed in a store, both written and read again; a state, store
 or journal that reads is written back and reads the same. A broken property raises
-``AssertionError``; any other exception is a crash, for the caller to count.
+``AssertionError`` (``SecretPrinted``, ``Unreadable``); any other exception is a crash,
+for the caller to count.
 """
 
 from __future__ import annotations
@@ -38,12 +39,26 @@ _ONE_TRY = RetryPolicy(attempts=1)
 T = TypeVar("T")
 
 
+class SecretPrinted(AssertionError):
+    """A refusal's message holds a secret the input carried."""
+
+
+class Unreadable(AssertionError):
+    """What reconciler accepted and wrote does not read back the same."""
+
+
+def _expect(holds: bool, failure: type[AssertionError], what: str) -> None:
+    if not holds:
+        raise failure(what)
+
+
 def refused(error: ReconcilerError, *, secrets_in_input: bool = True) -> bool:
     """A refusal as it must be: printable and, where the input's secrets sit in places that
     hold real ones (a provider's answer, a config value), without them. Returns False."""
     message = str(error)
     if secrets_in_input:
-        assert SECRET_TOKEN not in message and SECRET_PASSWORD not in message, message
+        leaked = SECRET_TOKEN in message or SECRET_PASSWORD in message
+        _expect(not leaked, SecretPrinted, message)
     message.encode()  # no lone surrogate reaches a terminal
     return False
 
@@ -157,9 +172,11 @@ def check_state_files(state: bytes | None, store: bytes | None, journal: bytes |
             return False  # a command stops here, before it writes
         backend.write(read)
         again = LocalBackend(path).read()
-        assert (again.lineage, again.resources) == (read.lineage, read.resources)
+        same = (again.lineage, again.resources) == (read.lineage, read.resources)
+        _expect(same, Unreadable, "the state written back reads otherwise")
         opened.save()
-        assert SecretStore(backend.sealed_secrets(), KEY).sealed() == opened.sealed()
+        reopened = SecretStore(backend.sealed_secrets(), KEY).sealed() == opened.sealed()
+        _expect(reopened, Unreadable, "the store written back reads otherwise")
         return True
 
 
@@ -193,13 +210,15 @@ def _keeps(record: RecordedSubAccount, secrets: dict[str, str]) -> None:
         state = backend.read()
         state.put(record)
         backend.write(state)
-        assert LocalBackend(backend.path).read().resources == state.resources
+        same = LocalBackend(backend.path).read().resources == state.resources
+        _expect(same, Unreadable, "the recorded answer does not read back")
         store = SecretStore(backend.sealed_secrets(), KEY)
         for field, value in secrets.items():
             store.put(record.address, field, value, "2026-11-01", record.subject_id)
         store.save()
         again = SecretStore(backend.sealed_secrets(), KEY)
-        assert all(again.get(record.address, f) == v for f, v in secrets.items())
+        opens = all(again.get(record.address, f) == v for f, v in secrets.items())
+        _expect(opens, Unreadable, "the sealed answer does not open again")
 
 
 def _ask(body: bytes, call: Callable[[Any], T]) -> T | None:
