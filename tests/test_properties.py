@@ -9,14 +9,9 @@ suite stays fast (the reliability report under ``benchmarks/`` runs many more).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.model import Desired, DesiredSubAccount, MinimaxGroup
-from reconciler.planner import make_plan
-from reconciler.render import plan_to_dict
 from reconciler.testing import checks
 from reconciler.testing.hostile import (
     config_text,
@@ -40,13 +35,7 @@ def test_any_config_text_is_loaded_or_refused_with_located_config_errors(text: s
     checks.check_config(text)
 
 
-def _valid_plan() -> dict:
-    group = MinimaxGroup("cn-main", "1", "K", sub_accounts=(DesiredSubAccount("cn-main", "a"),))
-    plan = make_plan(Desired(minimax={"cn-main": group}), {}, datetime(2026, 11, 1, tzinfo=UTC))
-    return plan_to_dict(plan)
-
-
-VALID_PLAN = _valid_plan()
+VALID_PLAN = checks.valid_plan()
 VALID_STORE, KEY_CHECK = checks.valid_store()
 SEALED = VALID_STORE["secrets"]['minimax.cn-main.sub_account["new"]']
 

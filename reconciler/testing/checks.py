@@ -175,9 +175,21 @@ def check_state_files(state: bytes | None, store: bytes | None, journal: bytes |
         same = (again.lineage, again.resources) == (read.lineage, read.resources)
         _expect(same, Unreadable, "the state written back reads otherwise")
         opened.save()
-        reopened = SecretStore(backend.sealed_secrets(), KEY).sealed() == opened.sealed()
+        reopened = sorted(SecretStore(backend.sealed_secrets(), KEY).sealed()) == sorted(
+            opened.sealed()
+        )
         _expect(reopened, Unreadable, "the store written back reads otherwise")
         return True
+
+
+def valid_plan() -> dict[str, Any]:
+    """A saved plan as ``plan --out`` writes it (one create), for the plan generator."""
+    from reconciler.model import Desired, DesiredSubAccount, MinimaxGroup
+    from reconciler.planner import make_plan
+    from reconciler.render import plan_to_dict
+
+    group = MinimaxGroup("cn-main", "1", "K", sub_accounts=(DesiredSubAccount("cn-main", "a"),))
+    return plan_to_dict(make_plan(Desired(minimax={"cn-main": group}), {}, NOW))
 
 
 @cache

@@ -29,11 +29,14 @@ def address(name: str) -> str:
     return f'minimax.cn-main.sub_account["{name}"]'
 
 
-def kill_at_a_random_moment(workdir: Workdir, chance: random.Random, creates: int) -> str:
+def kill_at_a_random_moment(
+    workdir: Workdir, chance: random.Random, creates: int, outputs: list[str] | None = None
+) -> str:
     """Start an apply of ``creates`` accounts and SIGKILL it; returns when it was killed.
 
     Its creates are those the state does not record as done: new ones, and pending ones
-    sent again (refused as duplicates when an earlier answer was lost).
+    sent again (refused as duplicates when an earlier answer was lost). What it printed
+    before it died is added to ``outputs``.
     """
     before = _creates_received(workdir)
     state = _backend(workdir).read()
@@ -41,7 +44,8 @@ def kill_at_a_random_moment(workdir: Workdir, chance: random.Random, creates: in
     target = chance.randint(1, todo) if todo and chance.random() > 0.15 else 0
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "16")
     assert proc.stdout is not None and proc.stderr is not None
-    drains = [_drain(stream) for stream in (proc.stdout, proc.stderr)]
+    printed: list[str] = [] if outputs is None else outputs
+    drains = [_drain(stream, printed) for stream in (proc.stdout, proc.stderr)]
     try:
         if target == 0:
             time.sleep(chance.uniform(0, 0.4))
@@ -118,9 +122,9 @@ def _key(workdir: Workdir) -> bytes | None:
     return load_key("K", {"K": workdir.env["RECONCILER_SECRET_KEY"]})
 
 
-def _drain(stream: IO[str]) -> threading.Thread:
+def _drain(stream: IO[str], into: list[str]) -> threading.Thread:
     """Read a child's output as it comes: a full pipe would stop it (its plan is 100 kB)."""
-    thread = threading.Thread(target=stream.read, daemon=True)
+    thread = threading.Thread(target=lambda: into.append(stream.read()), daemon=True)
     thread.start()
     return thread
 

@@ -67,7 +67,7 @@ JSON_VALUE = st.recursive(
 @st.composite
 def config_text(draw: st.DrawFn) -> str:
     """A config file: a valid one with one field replaced, or YAML-ish noise."""
-    base = {
+    base: dict[str, Any] = {
         "version": 1,
         "minimax": {
             "cn-main": {
@@ -79,9 +79,13 @@ def config_text(draw: st.DrawFn) -> str:
         },
         "xai": {"prod": {"team_id": "t-1", "management_key_env": "XAI_KEY"}},
     }
-    choice = draw(st.integers(0, 3))
+    choice = draw(st.integers(0, 4))
     if choice == 0:
         return draw(st.text(max_size=300))
+    if choice == 4:  # valid shapes with any names, generations and statuses
+        group = base["minimax"]["cn-main"]
+        group["sub_accounts"] = draw(st.lists(_ACCOUNT, max_size=5))
+        return json.dumps(base, ensure_ascii=False)  # YAML reads no JSON surrogate pairs
     path = draw(
         st.sampled_from(
             [
@@ -109,6 +113,17 @@ def config_text(draw: st.DrawFn) -> str:
         tag = draw(st.sampled_from(["!!timestamp ", "!!int ", "!!binary ", "!foo ", "&a ", "*a "]))
         text = text.replace('"ci-bot"', tag + '"ci-bot"')
     return text
+
+
+_ACCOUNT = st.fixed_dictionaries(
+    {"name": st.text(min_size=1, max_size=30)},
+    optional={
+        "status": st.sampled_from(["enabled", "disabled"]),
+        "token_generation": st.integers(0, 999_999_999),
+        "prevent_destroy": st.booleans(),
+        "rotate_every": st.sampled_from(["90d", "12h", "1d"]),
+    },
+)
 
 
 @st.composite
@@ -228,8 +243,24 @@ def _mutated(draw: st.DrawFn, document: dict[str, Any]) -> bytes:
 
 @st.composite
 def state_file(draw: st.DrawFn) -> bytes:
-    """A state snapshot: a valid one with a part replaced or cut, or other JSON."""
-    return _mutated(draw, _state())
+    """A state snapshot: a valid one with a part replaced or cut, or other JSON, or a valid
+    one holding accounts of any name, id and generation."""
+    if draw(st.booleans()):
+        return _mutated(draw, _state())
+    state = _state()
+    for name, subject_id, generation in draw(st.lists(_RECORDED, max_size=4)):
+        record = {**_SUB_ACCOUNT, "name": name, "subject_id": subject_id}
+        record["token_generation"] = generation
+        address = f"minimax.cn-main.sub_account[{json.dumps(name, ensure_ascii=False)}]"
+        state["resources"][address] = record
+    return json.dumps(state, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+
+
+_RECORDED = st.tuples(
+    st.text(min_size=1, max_size=20),
+    st.from_regex(r"[1-9][0-9]{0,19}", fullmatch=True),
+    st.integers(0, 999_999_999),
+)
 
 
 @st.composite
