@@ -14,8 +14,6 @@ import sys
 import time
 from dataclasses import replace
 
-import pytest
-
 from reconciler.providers import http
 from reconciler.state import LocalBackend
 
@@ -42,14 +40,14 @@ def _posts(workdir) -> int:
 def test_a_create_whose_answer_drips_ends_at_the_calls_deadline_and_stays_pending(
     workdir, monkeypatch
 ):
-    monkeypatch.setattr(http, "DEFAULT_POLICY", replace(http.DEFAULT_POLICY, deadline=1.5))
+    monkeypatch.setattr(http, "DEFAULT_POLICY", replace(http.DEFAULT_POLICY, deadline=1.0))
     workdir.config("- name: a\n")
     workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="drip", delay=0.5, times=None)
     started = time.monotonic()
 
     result = workdir.run("apply", "--auto-approve")
 
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 5
     assert result.code == 1, result.output
     assert "timed out" in result.stdout and "stays recorded as pending" in result.stdout
     assert _recorded(workdir)[A]["pending"] is True
@@ -88,13 +86,13 @@ def test_sigterm_during_a_dripping_create_exits_after_the_grace_period_reporting
     workdir,
 ):
     proc, stdout, stderr, took = _interrupted_apply(
-        workdir, signal.SIGTERM, env={"RECONCILER_GRACE_PERIOD": "2s"}
+        workdir, signal.SIGTERM, env={"RECONCILER_GRACE_PERIOD": "1s"}
     )
 
-    assert 2 <= took < 6, took
+    assert 1 <= took < 5, took
     assert proc.returncode == 1
-    assert "Waiting up to 2s for their answers" in stderr
-    assert "no answer came within the 2s grace period" in stderr
+    assert "Waiting up to 1s for their answers" in stderr
+    assert "no answer came within the 1s grace period" in stderr
     assert f"PENDING: {A} (create): abandoned" in stdout
     assert "Apply interrupted: 0 succeeded, 0 failed, 1 skipped, 1 pending." in stdout
     assert "Traceback" not in stderr
@@ -103,9 +101,9 @@ def test_sigterm_during_a_dripping_create_exits_after_the_grace_period_reporting
     assert _posts(workdir) == 1  # b never sent
 
 
-@pytest.mark.parametrize("again", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_a_second_interrupt_stops_waiting_for_the_calls_in_flight(workdir, again):
-    proc, stdout, stderr, took = _interrupted_apply(workdir, signal.SIGINT, again)
+def test_a_second_interrupt_stops_waiting_for_the_calls_in_flight(workdir):
+    # As a CI runner escalates: SIGINT, then SIGTERM (GitHub Actions waits 7.5 s between).
+    proc, stdout, stderr, took = _interrupted_apply(workdir, signal.SIGINT, signal.SIGTERM)
 
     assert took < 4, took  # well before the default grace period of 8s
     assert proc.returncode == 1
@@ -177,7 +175,7 @@ def test_force_unlock_refuses_a_live_holder_and_with_force_the_holder_never_writ
     slow = 'minimax.cn-main.sub_account["slow"]'
     fast = 'minimax.cn-main.sub_account["fast"]'
     workdir.config("- name: slow\n")
-    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=3.0, times=1)
+    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=2.0, times=1)
     holder = workdir.start("apply", "--auto-approve")
     try:
         _wait_for(lambda: _posts(workdir) == 1)  # its create waits at the provider

@@ -26,7 +26,7 @@ from reconciler.testing.hostile import (
     xai_limits_answer,
 )
 
-BOUNDED = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @BOUNDED

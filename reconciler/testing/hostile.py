@@ -115,8 +115,13 @@ def config_text(draw: st.DrawFn) -> str:
     return text
 
 
+# Names as people write them (letters, digits, punctuation, symbols of any script), or any.
+_NAME = st.one_of(
+    st.text(st.characters(categories=("L", "M", "N", "P", "S")), min_size=1, max_size=30),
+    st.text(min_size=1, max_size=30),
+)
 _ACCOUNT = st.fixed_dictionaries(
-    {"name": st.text(min_size=1, max_size=30)},
+    {"name": _NAME},
     optional={
         "status": st.sampled_from(["enabled", "disabled"]),
         "token_generation": st.integers(0, 999_999_999),
@@ -257,7 +262,7 @@ def state_file(draw: st.DrawFn) -> bytes:
 
 
 _RECORDED = st.tuples(
-    st.text(min_size=1, max_size=20),
+    _NAME,
     st.from_regex(r"[1-9][0-9]{0,19}", fullmatch=True),
     st.integers(0, 999_999_999),
 )
