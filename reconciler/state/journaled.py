@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,9 +189,14 @@ class JournaledFile:
         return open_change_log(self, identity, source)
 
     def _read_once(self) -> dict[str, Any] | None:
-        data = None
+        """The snapshot and the journals replayed onto it; ``_Gap`` when a fold replaced the
+        snapshot meanwhile (the journal lines it folded in may be gone: the old snapshot
+        and the new journal alone would look whole, and lack them)."""
+        data, read_from = None, None
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                read_from = os.fstat(handle.fileno()).st_ino
+                raw = handle.read()
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -203,6 +209,8 @@ class JournaledFile:
             self.layout.check(data, str(self.path))
         for journal in (self.journal.retired, self.journal.path):
             data = self._replay(journal, data)
+        if _inode(self.path) != read_from:
+            raise _Gap(f"{self.path} was replaced while it was read (a fold ran): read it again")
         return data
 
     def _replay(self, path: Path, data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -281,6 +289,13 @@ class JournaledFile:
 
     def _load(self, path: Path, number: int, body: bytes) -> Any:
         return load_json(body, f"{path}:{number}", self.layout.error)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 class _Gap(Exception):
