@@ -15,7 +15,8 @@ One run prints, as markdown (``docs/reliability.md`` holds one run's figures):
   every account exactly as the config says, recorded with its id), tokens kept, states
   or stores that did not load.
 * **hostile input**: generated config files, saved plans, state files, secrets stores,
-  journals, create and rotation answers and xAI limits answers
+  journals, MiniMax create, rotation and bills answers, xAI limits answers and useapi.net
+  credits answers
   (``reconciler/testing/hostile.py``), each read or refused as the property tests demand
   (``reconciler/testing/checks.py``). Counted: tracebacks (any error but reconciler's
   own), secrets printed, accepted input that did not read back after being written.
@@ -69,6 +70,8 @@ def targets() -> dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], bool]]]
         "create answers": (hostile.create_answer(), checks.check_create_answer),
         "rotation answers": (hostile.rotate_answer(), checks.check_rotate_answer),
         "xAI limits answers": (hostile.xai_limits_answer(), checks.check_xai_limits),
+        "MiniMax bills answers": (hostile.bills_answer(), checks.check_bills_answer),
+        "useapi.net credits answers": (hostile.credits_answer(), checks.check_credits_answer),
     }
 
 

@@ -175,7 +175,7 @@ def test_force_unlock_refuses_a_live_holder_and_with_force_the_holder_never_writ
     slow = 'minimax.cn-main.sub_account["slow"]'
     fast = 'minimax.cn-main.sub_account["fast"]'
     workdir.config("- name: slow\n")
-    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=2.0, times=1)
+    workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=1.5, times=1)
     holder = workdir.start("apply", "--auto-approve")
     try:
         _wait_for(lambda: _posts(workdir) == 1)  # its create waits at the provider

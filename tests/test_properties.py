@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 from reconciler.testing import checks
 from reconciler.testing.hostile import (
+    bills_answer,
     config_text,
     create_answer,
+    credits_answer,
     journal_file,
     journal_lines,
     plan_document,
@@ -26,7 +28,7 @@ from reconciler.testing.hostile import (
     xai_limits_answer,
 )
 
-BOUNDED = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @BOUNDED
@@ -95,3 +97,15 @@ def test_the_valid_journal_replays_whole() -> None:
 
     journal = b"".join(encode_line(e) for e in journal_lines(SEALED, KEY_CHECK))
     assert checks.check_state_files(state_bytes(), checks.valid_store_bytes(), journal)
+
+
+@BOUNDED
+@given(bills_answer())
+def test_any_bills_answer_gives_rows_that_add_up_exactly_or_a_provider_error(body: bytes) -> None:
+    checks.check_bills_answer(body)
+
+
+@BOUNDED
+@given(credits_answer())
+def test_any_credits_answer_gives_exact_credits_or_a_provider_error(body: bytes) -> None:
+    checks.check_credits_answer(body)

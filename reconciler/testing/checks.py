@@ -153,6 +153,44 @@ def check_xai_limits(body: bytes) -> bool:
     return True
 
 
+def check_bills_answer(body: bytes) -> bool:
+    """A bills answer gives rows whose spend adds up exactly, or a provider error."""
+    from datetime import date
+
+    from reconciler.billing.spend import spend_by_spender, totals_by
+
+    day = date(2026, 11, 1)
+    rows = _ask(body, lambda provider: provider.bills(day, day))
+    if rows is None:
+        return False
+    spend_by_spender(rows, day, day)
+    for by in ("account", "model", "day"):
+        totals_by(rows, by)
+    return True
+
+
+def check_credits_answer(body: bytes) -> bool:
+    """A useapi.net credits answer gives exact credits (and what lapses when), or an error."""
+    from reconciler.providers.useapi import UseapiProvider
+
+    provider = UseapiProvider(
+        base_url="http://127.0.0.1:9",
+        token="k",
+        token_env="USEAPI_TOKEN",
+        alias="default",
+        policy=_ONE_TRY,
+        client=_answering(body),
+    )
+    try:
+        credits = accepted(lambda: provider.credits(None))
+    finally:
+        provider.close()
+    if credits is None:
+        return False
+    credits.expiring_within(NOW, NOW.replace(year=2027))
+    return True
+
+
 def check_state_files(state: bytes | None, store: bytes | None, journal: bytes | None) -> bool:
     """A state directory holding these files: read, or refused; what reads writes back."""
     with tempfile.TemporaryDirectory() as directory:

@@ -338,3 +338,43 @@ def rotate_answer(draw: st.DrawFn) -> bytes:
         answer[draw(st.sampled_from(sorted(answer)))] = draw(JSON_VALUE)
         return json.dumps(answer).encode()
     return json.dumps(draw(JSON_VALUE)).encode()
+
+
+# Numbers as they may come on the wire, past what any amount or time can be.
+_NUMBER_TEXT = st.sampled_from(
+    ["1e999999999", "-1e-999999999", "1" * 400, "0.20879999999999999", "9" * 16, "1E5", "-0", "1.5"]
+)
+
+
+def _numbers(draw: st.DrawFn, text: str, placeholder: str) -> bytes:
+    """``text`` with each ``placeholder`` number replaced by a hostile one (or kept)."""
+    while placeholder in text:
+        text = text.replace(placeholder, draw(st.one_of(st.just("7"), _NUMBER_TEXT)), 1)
+    return text.encode()
+
+
+@st.composite
+def bills_answer(draw: st.DrawFn) -> bytes:
+    """A MiniMax bills answer: documented rows with a field replaced or a number past reason."""
+    row = {
+        "consume_cash": 424242,
+        "creator_name": "ci-bot@1687256519302470",
+        "created_at": 1762000000,
+        "consume_token": 100,
+        "model": "abab6.5s-chat",
+    }
+    rows: list[dict[str, Any]] = [dict(row) for _ in range(draw(st.integers(0, 3)))]
+    if draw(st.booleans()) and rows:
+        rows[0][draw(st.sampled_from(sorted(row)))] = draw(JSON_VALUE)
+    answer = {"bill_list": rows, "base_resp": {"status_code": 0, "status_msg": "success"}}
+    return _numbers(draw, json.dumps(answer), "424242")
+
+
+@st.composite
+def credits_answer(draw: st.DrawFn) -> bytes:
+    """A useapi.net credits answer: documented fields replaced, or numbers past reason."""
+    answer: dict[str, Any] = {"totalCredits": 424242}
+    answer["creditExpireText"] = [{"credit": 424242, "endTime": 424242}]
+    if draw(st.booleans()):
+        answer[draw(st.sampled_from(sorted(answer)))] = draw(JSON_VALUE)
+    return _numbers(draw, json.dumps(answer), "424242")
