@@ -288,3 +288,13 @@ def test_a_rotation_cut_off_by_kill_9_is_flagged_by_secrets_show_and_redone_by_t
     assert "Warning" not in again.stderr
     assert "rotating_since" not in _recorded(workdir)[A]
     assert workdir.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_grace_period_that_is_no_duration_is_refused_before_any_change(workdir):
+    workdir.config("- name: a\n")
+
+    result = workdir.run("apply", "--auto-approve", env={"RECONCILER_GRACE_PERIOD": "soon"})
+
+    assert result.code == 1
+    assert "RECONCILER_GRACE_PERIOD='soon' is not a duration like 8s, 30s or 1m" in result.stderr
+    assert _posts(workdir) == 0

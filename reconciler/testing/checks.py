@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.errors import ReconcilerError
 from reconciler.model import RecordedSubAccount
-from reconciler.providers.http import RetryPolicy
+from reconciler.providers.http import ProviderClient, RetryPolicy
 from reconciler.secrets import SecretStore, fingerprint
 from reconciler.state import LocalBackend
 from reconciler.testing.hostile import SECRET_PASSWORD, SECRET_TOKEN
@@ -141,10 +141,7 @@ def check_xai_limits(body: bytes) -> bool:
         policy=_ONE_TRY,
         client=_answering(body),
     )
-    try:
-        limits = accepted(provider.spending_limits)
-    finally:
-        provider.close()
+    limits = _asked(provider, lambda xai: xai.spending_limits())
     if limits is None:
         return False
     cent = Decimal("0.01")
@@ -181,10 +178,7 @@ def check_credits_answer(body: bytes) -> bool:
         policy=_ONE_TRY,
         client=_answering(body),
     )
-    try:
-        credits = accepted(lambda: provider.credits(None))
-    finally:
-        provider.close()
+    credits = _asked(provider, lambda useapi: useapi.credits(None))
     if credits is None:
         return False
     credits.expiring_within(NOW, NOW.replace(year=2027))
@@ -283,6 +277,14 @@ def _ask(body: bytes, call: Callable[[Any], T]) -> T | None:
         policy=_ONE_TRY,
         client=_answering(body),
     )
+    return _asked(provider, call)
+
+
+P = TypeVar("P", bound=ProviderClient)
+
+
+def _asked(provider: P, call: Callable[[P], T]) -> T | None:
+    """``call(provider)``, or None when refused; the provider is closed after."""
     try:
         return accepted(lambda: call(provider))
     finally:
