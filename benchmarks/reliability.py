@@ -17,7 +17,7 @@ One run prints, as markdown (``docs/reliability.md`` holds one run's figures):
 * **hostile input**: generated config files, saved plans, state files, secrets stores,
   journals, MiniMax create, rotation and bills answers, xAI limits answers and useapi.net
   credits answers
-  (``reconciler/testing/hostile.py``), each read or refused as the property tests demand
+  (``reconciler/testing/hostile.py``, ``hostile_files.py``), each read or refused as the property tests demand
   (``reconciler/testing/checks.py``). Counted: tracebacks (any error but reconciler's
   own), secrets printed, accepted input that did not read back after being written.
 * **secrets**: every token, password and key the runs saw, searched for in every output
@@ -46,25 +46,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from reliability_runs import FAULTS, Census, kill_anywhere, under_fault
 
-from reconciler.testing import checks, hostile
+from reconciler.testing import checks, hostile, hostile_files
 
 
 def targets() -> dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], bool]]]:
     """What is generated, and the check each case must pass."""
     store, key_check = checks.valid_store()
     sealed = store["secrets"]['minimax.cn-main.sub_account["new"]']
-    state = hostile.state_bytes()
+    state = hostile_files.state_bytes()
     with_store = checks.valid_store_bytes()
     return {
         "config files": (hostile.config_text(), checks.check_config),
         "saved plans": (hostile.plan_document(checks.valid_plan()), checks.check_saved_plan),
-        "state files": (hostile.state_file(), lambda d: checks.check_state_files(d, None, None)),
+        "state files": (
+            hostile_files.state_file(),
+            lambda d: checks.check_state_files(d, None, None),
+        ),
         "secrets stores": (
-            hostile.secrets_file(store),
+            hostile_files.secrets_file(store),
             lambda d: checks.check_state_files(state, d, None),
         ),
         "journals": (
-            hostile.journal_file(hostile.journal_lines(sealed, key_check)),
+            hostile_files.journal_file(hostile_files.journal_lines(sealed, key_check)),
             lambda d: checks.check_state_files(state, with_store, d),
         ),
         "create answers": (hostile.create_answer(), checks.check_create_answer),

@@ -2,7 +2,7 @@
 with reconciler's own error, never a crash, never with a secret in the message, and
 what it accepts it can write back and read again.
 
-Generators are in ``reconciler.testing.hostile``, the checks in
+Generators are in ``reconciler.testing.hostile`` and ``hostile_files``, the checks in
 ``reconciler.testing.checks``; each property runs a bounded number of examples so the
 suite stays fast (the reliability report under ``benchmarks/`` runs many more).
 """
@@ -18,14 +18,16 @@ from reconciler.testing.hostile import (
     config_text,
     create_answer,
     credits_answer,
-    journal_file,
-    journal_lines,
     plan_document,
     rotate_answer,
+    xai_limits_answer,
+)
+from reconciler.testing.hostile_files import (
+    journal_file,
+    journal_lines,
     secrets_file,
     state_bytes,
     state_file,
-    xai_limits_answer,
 )
 
 BOUNDED = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
