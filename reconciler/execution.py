@@ -18,7 +18,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from reconciler.errors import SecretsError
+from reconciler.errors import ReconcilerError, SecretsError, StateError
 from reconciler.model import Desired
 from reconciler.providers.pool import ProviderPool
 from reconciler.resources import read_record
@@ -32,9 +32,12 @@ class Recorder:
     """Records state and secrets changes from parallel changes; durable before returning.
 
     Use it as a context manager around the apply: entering starts the change logs (folding
-    in what a crashed run left), leaving folds every change into the documents. Records
+    in what a crashed run left), leaving folds every change into the documents; a change
+    left behind (abandoned after the grace period) can record nothing after that. Records
     written *ahead* (``record_ahead``: a create's pending record, before its turn comes)
-    count once the change records them itself; those it never did are taken back.
+    count once the change records them itself; those it never did are taken back. The
+    first write that fails is kept in ``failure``: the applier then starts no new change,
+    so no provider call goes out whose answer could not be kept.
     """
 
     def __init__(
@@ -48,6 +51,8 @@ class Recorder:
         # address -> (record written ahead, what it replaced, its commit)
         self._ahead: dict[str, tuple[dict[str, Any], dict[str, Any] | None, Commit]] = {}
         self.problems: list[str] = []  # what leaving could not fold (nothing is lost)
+        self.failure: str | None = None  # the first change that could not be recorded
+        self._closed = False
 
     def __enter__(self) -> Recorder:
         self._log = self.backend.change_log(self.state, self.state.snapshot)
@@ -72,6 +77,7 @@ class Recorder:
                     self.state.resources[address] = prior
                 self._change(address, prior)
             self._ahead.clear()
+            self._closed = True  # a change left behind records nothing from here on
         log, self._log = self._log, None
         for problem in (
             log.close() if log is not None else None,
@@ -90,7 +96,7 @@ class Recorder:
             else:
                 self.state.put(record)
                 commit = self._change(record.address, data)
-        commit.wait()
+        self._wait(commit)
 
     def record_ahead(self, records: list[Record]) -> None:
         """Write records before their changes run (memory only: the change waits, later)."""
@@ -114,9 +120,9 @@ class Recorder:
             commit = self._change(address, None)
             if self.store is not None and deleted and self.store.forget_deleted(address, deleted):
                 sealed = self.store.commit()
-        commit.wait()
+        self._wait(commit)
         if sealed is not None:
-            sealed.wait()
+            self._wait(sealed)
 
     def recorded(self, address: str) -> Record | None:
         """What the state records at ``address`` (not counting a record written ahead)."""
@@ -150,18 +156,29 @@ class Recorder:
             self._ahead.pop(record.address, None)
             self.state.put(record)
             commit = self._change(record.address, record.to_dict(), after=sealed)
-        commit.wait()
+        self._wait(commit)
         if sealed is not None:
             try:
-                sealed.wait()  # durable already in a backend with one log; else waits here
+                self._wait(sealed)  # durable already in a backend with one log; else waits here
             except SecretsError as exc:
                 problem = str(exc)
         return problem
+
+    def _wait(self, commit: Commit) -> None:
+        """Wait until ``commit`` is durable; the first failure stops new changes."""
+        try:
+            commit.wait()
+        except ReconcilerError as exc:
+            if self.failure is None:
+                self.failure = str(exc)
+            raise
 
     def _change(
         self, address: str, value: dict[str, Any] | None, after: Commit | None = None
     ) -> Commit:
         """Journal one state change (under the lock): the serial rises with each."""
+        if self._closed:
+            raise StateError("not recorded: the apply had already ended (after its grace period)")
         assert self._log is not None, "record changes inside `with recorder:`"
         self.state.serial += 1
         return self._log.record(self.state.serial, address, value, after)

@@ -10,8 +10,10 @@ truncated copy) into the caller's error naming the file, so none of them ends in
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +27,11 @@ MAX_JSON_DEPTH = 64
 
 
 def write_private_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically, mode 0600, creating parent directories."""
+    """Replace ``path`` with ``data`` atomically, mode 0600, creating parent directories.
+
+    A symlink is followed: its target is replaced, and the link stays.
+    """
+    path = followed(path)
     fd, temp = _make_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -41,20 +47,67 @@ def write_private_atomic(path: Path, data: bytes) -> None:
     fsync_directory(path.parent)
 
 
-def check_writable(path: Path) -> None:
-    """Raise ``OSError`` if ``write_private_atomic(path, ...)`` could not make its temp file.
+def check_writable(path: Path, room: int = 0) -> None:
+    """Raise ``OSError`` if ``write_private_atomic(path, ...)`` could not make its temp file,
+    or if the disk there has not ``room`` bytes free (reserved for a moment, then freed).
 
     An apply that can call a provider but cannot record the answer would lose what the
-    provider hands back only once, so it proves it can write before the first call.
+    provider hands back only once, so it proves it can write, and has room, before the
+    first call. An empty file proves nothing about room: a full disk still makes one.
     """
     fd, temp = _make_temp(path)
-    os.close(fd)
-    os.unlink(temp)
+    try:
+        if room > 0:
+            _reserve(fd, room)
+    finally:
+        os.close(fd)
+        os.unlink(temp)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Allocate ``size`` bytes to ``fd`` (ENOSPC when the disk has not got them)."""
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise
+        stats = os.fstatvfs(fd)  # a file system that cannot allocate: ask how much is free
+        if stats.f_bavail * stats.f_frsize < size:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
 
 
 def _make_temp(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
+
+
+_TEMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temp files a killed writer of ``path`` left beside it.
+
+    Call it only holding the lock that makes this process ``path``'s one writer: any temp
+    file of its name is then a leftover (a ``kill -9`` between making it and renaming it).
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}{re.escape(_TEMP_SUFFIX)}")
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if pattern.fullmatch(name):
+            with contextlib.suppress(OSError):
+                os.unlink(path.parent / name)
+
+
+def followed(path: Path) -> Path:
+    """``path``, or the file it names when it is a symlink (resolved whole, to the end).
+
+    A state file kept elsewhere behind a link is written where it lives, and its journal
+    and lock sit beside it, so every link to one state shares one lock.
+    """
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def fsync_directory(directory: Path) -> None:

@@ -184,7 +184,8 @@ class RecordedSubAccount:
     """A sub-account as the state records it. Never holds a secret, only fingerprints.
 
     ``pending`` marks a create that was sent but whose answer was not (yet) seen: the
-    account may exist without us knowing its ``subject_id``.
+    account may exist without us knowing its ``subject_id``. ``rotating_since`` marks a
+    token rotation sent then and not yet answered: the stored token may be revoked.
     """
 
     alias: str
@@ -198,13 +199,14 @@ class RecordedSubAccount:
     prevent_destroy: bool = False
     pending: bool = False
     created_at: datetime | None = None
+    rotating_since: datetime | None = None
 
     @property
     def address(self) -> str:
         return sub_account_address(self.alias, self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "type": "minimax_sub_account",
             "alias": self.alias,
             "name": self.name,
@@ -218,6 +220,9 @@ class RecordedSubAccount:
             "pending": self.pending,
             "created_at": _iso(self.created_at),
         }
+        if self.rotating_since is not None:  # only while a rotation is unanswered
+            data["rotating_since"] = _iso(self.rotating_since)
+        return data
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,12 @@ class Progress:
         self._done = 0
         self._in_flight: dict[int, tuple[Change, float, float]] = {}  # start, next beat
         self._lock = threading.Lock()
+        self._silent = False
+
+    def silence(self) -> None:
+        """Report nothing more: the changes still in flight were abandoned."""
+        with self._lock:
+            self._silent = True
 
     def started(self, change: Change) -> float:
         """Note ``change`` as in flight; returns its start time."""
@@ -48,6 +54,8 @@ class Progress:
     def finished(self, change: Change, outcome: str, note: str = "") -> None:
         """Report ``change`` as done (``outcome``: done, FAILED, skipped) with its time."""
         with self._lock:
+            if self._silent:
+                return
             entry = self._in_flight.pop(id(change), None)
             self._done += 1
             count = self._done
@@ -62,6 +70,8 @@ class Progress:
         now = self.clock()
         due = []
         with self._lock:
+            if self._silent:
+                return
             count = self._done
             for key, (change, start, next_beat) in self._in_flight.items():
                 if now >= next_beat:

@@ -11,7 +11,9 @@ unnoticed. The store also holds a key check (a truncated HMAC of a fixed label u
 key: it reveals nothing about the key), so a store sealed with one key refuses to be
 opened with another instead of silently mixing keys. Each entry records the
 ``subject_id`` of the account it was issued for: an account's secrets are dropped when
-that account is deleted or replaced, never because a record was. ``secrets_command``
+that account is deleted or replaced, never because a record was. The store names the
+``lineage`` of the state it belongs to, as the state records its key check: a store
+missing or replaced is refused before planning (``continuity.py``). ``secrets_command``
 hands each new secret to ``secrets.command``.
 """
 
@@ -91,15 +93,22 @@ class SecretStore:
         self.storage = storage
         self.key = key
         self._key_check: str | None = None
+        self._lineage: str | None = None
+        self.found = False  # whether the backend keeps a store at all (a file, journal lines)
         self._serial = 0
         self._changed: set[str] = set()  # addresses changed since the last save or commit
         self._log: ChangeLog | None = None
         self._aead: AESGCM | None = None
         self._entries: dict[str, dict[str, dict[str, str]]] = self._read()
-        if key is not None and not self._sealed_with(key):
+        if key is not None:
+            self.check_key(key, key_env)
+
+    def check_key(self, key: bytes, key_env: str) -> None:
+        """``SecretsError`` when ``key`` is not the one this store was sealed with."""
+        if not self._sealed_with(key):
             raise SecretsError(
-                f"{key_env} is not the key this secrets store ({storage.describe()}) was sealed "
-                "with; use the original key"
+                f"{key_env} is not the key this secrets store ({self.storage.describe()}) was "
+                "sealed with; use the original key"
             )
 
     def _read(self) -> dict[str, dict[str, dict[str, str]]]:
@@ -107,11 +116,13 @@ class SecretStore:
         data = self.storage.read()
         if data is None:
             return {}
+        self.found = True
         entries: dict[str, dict[str, dict[str, str]]] = data["secrets"]
         for address, fields in entries.items():
             if not well_formed(fields):
                 raise SecretsError(f"{where}: the entry for {address} is malformed")
         self._key_check = data.get("key_check")
+        self._lineage = data.get("lineage")
         self._serial = data.get("serial", 0)
         return entries
 
@@ -184,6 +195,30 @@ class SecretStore:
     def has(self, address: str) -> bool:
         return address in self._entries
 
+    @property
+    def key_check(self) -> str | None:
+        """The key check the store records (None: never saved with a key)."""
+        return self._key_check
+
+    @property
+    def holds_any(self) -> bool:
+        return bool(self._entries)
+
+    def sealed(self) -> list[tuple[str, str]]:
+        """Every ``(address, field)`` the store holds a sealed value for."""
+        return [(address, field) for address, fields in self._entries.items() for field in fields]
+
+    @property
+    def lineage(self) -> str | None:
+        """The lineage of the state this store belongs to (None: not bound yet)."""
+        return self._lineage
+
+    def bind(self, lineage: str) -> bool:
+        """Belong to the state of ``lineage`` from the next save on; True if that changes."""
+        changed = self._lineage != lineage or not self.found
+        self._lineage = lineage
+        return changed
+
     def subjects(self, address: str) -> set[str]:
         """The subject_ids the secrets at ``address`` were issued for ("" where unrecorded)."""
         return {entry.get("subject_id", "") for entry in self._entries.get(address, {}).values()}
@@ -248,7 +283,8 @@ class SecretStore:
     def save(self) -> None:
         """Replace the whole store (and fold in any journal)."""
         check = self._check()
-        snapshot = Snapshot(sealed_fields(check), self._serial + 1, dict(self._entries))
+        fields = sealed_fields(check, self._lineage)
+        snapshot = Snapshot(fields, self._serial + 1, dict(self._entries))
         try:
             self.storage.write(snapshot)
         except OSError as exc:
@@ -257,13 +293,15 @@ class SecretStore:
             ) from None
         self._serial += 1
         self._key_check = check
+        self.found = True
         self._changed.clear()
 
     def _check(self) -> str | None:
         return _check_of(self.key) if self.key is not None else self._key_check
 
     def _snapshot(self) -> Snapshot:
-        return Snapshot(sealed_fields(self._check()), self._serial, dict(self._entries))
+        fields = sealed_fields(self._check(), self._lineage)
+        return Snapshot(fields, self._serial, dict(self._entries))
 
 
 def _check_of(key: bytes) -> str:

@@ -17,6 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from reconciler.config import load_config, resolve_env
+from reconciler.continuity import Acceptance, check_owner, check_store, claim, workspace_of
 from reconciler.discovery import default_config
 from reconciler.errors import PlanError, SecretsError
 from reconciler.model import Action, ConfigFile, Desired, Plan, SecretsSettings, StateSettings
@@ -32,6 +33,11 @@ from reconciler.targets import in_scope
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
 
+# What an apply proves the disk can take before its first call: generous, since running out
+# midway stops the apply (a change being recorded when the disk fills loses its answer).
+_ROOM_PER_CHANGE = 4096
+_ROOM_FLOOR = 64 * 1024
+
 
 @dataclass
 class Workspace:
@@ -40,6 +46,8 @@ class Workspace:
     state_settings: StateSettings = field(default_factory=StateSettings)
     secrets_settings: SecretsSettings = field(default_factory=SecretsSettings)
     directory: str | None = None  # where relative config paths start; None: here
+    accept: Acceptance = field(default_factory=Acceptance)  # what the user accepts losing
+    _store: SecretStore | None = None  # the store as last opened (its header is read once)
 
     @classmethod
     def open(
@@ -105,13 +113,33 @@ class Workspace:
 
     def _open_store(self, key: bytes | None) -> SecretStore:
         # The sealed secrets follow the state backend (beside the state file for local).
-        return SecretStore(
+        self._store = SecretStore(
             self.backend.sealed_secrets(), key, key_env=self.secrets_settings.key_env
         )
+        return self._store
 
-    def check_writable(self) -> None:
-        """Before any provider call: the state and the secrets store can both be written."""
-        self.backend.check_writable()
+    def workspace(self) -> str | None:
+        """Who applies the state: the config's place from the state's directory."""
+        if self.desired is None:
+            return None
+        return workspace_of(self.desired.files, self.state_settings.path)
+
+    def check_continuity(self, state: StateDocument) -> list[str]:
+        """Before planning: refuse a missing or replaced secrets store, or a state another
+        config applies, when that would lose something (unless accepted); the warnings left.
+        Reads the store (no key needed) unless this command opened it already."""
+        store = self._store or self._open_store(None)
+        warnings = check_store(state, store, self.accept)
+        workspace = self.workspace()
+        if workspace is not None:
+            where = self.backend.describe()
+            warnings += check_owner(state, workspace, self.config, where, self.accept)
+        return warnings
+
+    def check_writable(self, plan: Plan) -> None:
+        """Before any provider call: the state and the secrets store can both be written, with
+        room for what ``plan`` records (a create: three journal lines of ~500 bytes)."""
+        self.backend.check_writable(_ROOM_FLOOR + _ROOM_PER_CHANGE * len(plan.changes))
 
     def plan(
         self,
@@ -126,6 +154,7 @@ class Workspace:
         not exist (every account would be created), and changes that receive secrets with
         no key or ``secrets.command`` to keep them.
         """
+        carried = self.check_continuity(state)
         records = state.records()
         check_plan_targets(self.config, records, targets)  # before any provider call
         live = self.refresh(state, now, targets=targets) if refresh else Live()
@@ -138,7 +167,12 @@ class Workspace:
             lineage=state.lineage,
             serial=state.serial,
         )
-        warnings = [*self._state_warnings(made), *made.warnings, *self._secrets_warnings(made)]
+        warnings = [
+            *carried,
+            *self._state_warnings(made),
+            *made.warnings,
+            *self._secrets_warnings(made),
+        ]
         return replace(made, warnings=tuple(warnings), config_files=self.config_files())
 
     def config_files(self) -> tuple[ConfigFile, ...]:
@@ -162,7 +196,8 @@ class Workspace:
         try:
             key = load_key(settings.key_env, self.environ)
             if key is not None:
-                SecretStore(secrets_path(self.backend.path), key, key_env=settings.key_env)
+                store = self._store or self._open_store(None)
+                store.check_key(key, settings.key_env)
         except SecretsError as exc:
             return [f"{exc}; apply will refuse to run"]
         produce = sum(1 for c in plan.changes if kind_of(c.address).produces_secrets(c))
@@ -204,12 +239,18 @@ class Workspace:
         now: Callable[[], datetime],
         report: Callable[[str], None],
         parallelism: int,
+        grace: float,
     ) -> Receipt:
-        """Run the applier with providers for this config; the caller holds the lock."""
+        """Run the applier with providers for this config; the caller holds the lock.
+
+        ``grace``: seconds the changes in flight get after an interrupt."""
         from reconciler.applier import apply_plan
         from reconciler.execution import ApplyContext, Recorder
         from reconciler.providers.pool import ProviderPool
 
+        produces = any(kind_of(c.address).produces_secrets(c) for c in plan.changes)
+        if claim(state, store, self.workspace(), produces):
+            self.backend.write(state)  # before the first change: who applies it, its secrets
         providers = ProviderPool(self.config, credentials, connections=parallelism)
         recorder = Recorder(self.backend, state, store)
         context = ApplyContext(
@@ -217,7 +258,7 @@ class Workspace:
         )
         try:
             with recorder:
-                receipt = apply_plan(plan, context, parallelism)
+                receipt = apply_plan(plan, context, parallelism, grace)
         finally:
             providers.close()
         for problem in recorder.problems:

@@ -11,162 +11,18 @@ injects a ``RetryPolicy``); a ``Retry-After`` is still honoured as the sandbox s
 
 from __future__ import annotations
 
-import gc
-import io
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from reconciler.providers import http
-from reconciler.sandbox import (
-    SANDBOX_MINIMAX_API_KEY,
-    SANDBOX_MINIMAX_GROUP_ID,
-    SANDBOX_XAI_MANAGEMENT_KEY,
-    SANDBOX_XAI_TEAM_ID,
-    Sandbox,
-)
-from reconciler.secrets import generate_key
+from reconciler.sandbox import Sandbox
+from reconciler.testing.cli import Result, run_in_process
+from reconciler.testing.workdir import GROUP, Workdir, sandbox_env
 
-GROUP = SANDBOX_MINIMAX_GROUP_ID
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass
-class Workdir:
-    """A user's repository: config files, env, and the CLI to run in it."""
-
-    path: Path
-    sandbox: Sandbox
-    env: dict[str, str]
-
-    def write(self, name: str, text: str) -> Path:
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
-        return target
-
-    def config(self, accounts: str, *, extra: str = "", name: str = "reconciler.yaml") -> Path:
-        """A one-group config against the sandbox; ``accounts`` is the sub_accounts list body."""
-        body = textwrap.indent(textwrap.dedent(accounts).strip("\n"), " " * 6)
-        header = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "minimax:\n"
-            "  cn-main:\n"
-            f'    group_id: "{GROUP}"\n'
-            "    api_key_env: MINIMAX_API_KEY\n"
-            f"    base_url: {self.sandbox.url}\n"
-            "    sub_accounts:\n"
-        )
-        target = self.path / name
-        target.write_text(header + body + "\n", encoding="utf-8")
-        return target
-
-    def xai_config(
-        self, monthly_usd: str | None = "500.00", *, name: str = "reconciler.yaml", extra: str = ""
-    ) -> Path:
-        """A one-team xAI config against the sandbox; ``None`` leaves the limit out."""
-        limit = f'    spending_limit:\n      monthly_usd: "{monthly_usd}"\n' if monthly_usd else ""
-        text = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "xai:\n"
-            "  prod:\n"
-            f'    team_id: "{SANDBOX_XAI_TEAM_ID}"\n'
-            "    management_key_env: XAI_MANAGEMENT_KEY\n"
-            f"    base_url: {self.sandbox.url}\n" + limit
-        )
-        target = self.path / name
-        target.write_text(text, encoding="utf-8")
-        return target
-
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Result:
-        """The CLI with ``args``, in this process; ``timeout`` applies to subprocess runs."""
-        merged = {**self.env, **(env or {})}
-        merged = {k: v for k, v in merged.items() if v is not None}
-        return run_in_process(list(args), self.path, merged)
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """The CLI in the background (to interrupt, kill or race it); output is captured."""
-        return subprocess.Popen(
-            [sys.executable, "-m", "reconciler", *args],
-            cwd=self.path,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def accounts(self) -> dict[str, dict]:
-        return {a["account_name"]: a for a in self.sandbox.minimax_accounts(GROUP)}
-
-    def all_file_bytes(self) -> bytes:
-        return b"".join(p.read_bytes() for p in self.path.rglob("*") if p.is_file())
-
-
-def run_in_process(args: list[str], cwd: Path, env: dict[str, str]) -> Result:
-    """``reconciler ARGS`` through ``main()``, as a child process would see the world.
-
-    The working directory, the environment, stdin (empty, no terminal), stdout, stderr,
-    the SIGTERM handler and the GC settings are this process's own, so each is swapped
-    for the run and put back after it. xdist runs tests in separate processes, so no two
-    runs share them.
-    """
-    from reconciler.cli import main
-
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    saved_streams = sys.stdin, sys.stdout, sys.stderr
-    saved_sigterm, saved_gc = signal.getsignal(signal.SIGTERM), gc.get_threshold()
-    stdout, stderr = _stream(), _stream()
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        os.chdir(cwd)
-        sys.stdin, sys.stdout, sys.stderr = io.StringIO(""), stdout, stderr
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        sys.stdin, sys.stdout, sys.stderr = saved_streams
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
-        signal.signal(signal.SIGTERM, saved_sigterm)
-        gc.set_threshold(*saved_gc)
-        gc.unfreeze()  # main() freezes what it made, for a fast exit; tests keep collecting
-    return Result(code, _text(stdout), _text(stderr))
-
-
-def _stream() -> io.TextIOWrapper:
-    """A stream like a redirected stdout: UTF-8 (as PYTHONIOENCODING says), no terminal."""
-    return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
-
-
-def _text(stream: io.TextIOWrapper) -> str:
-    stream.flush()
-    buffer = stream.buffer
-    assert isinstance(buffer, io.BytesIO)
-    return buffer.getvalue().decode("utf-8")
+__all__ = ["GROUP", "Result", "Workdir", "run_in_process"]
 
 
 @pytest.fixture
@@ -182,15 +38,4 @@ TEST_POLICY = replace(http.DEFAULT_POLICY, base_delay=0.01, max_delay=0.05)
 @pytest.fixture
 def workdir(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workdir:
     monkeypatch.setattr(http, "DEFAULT_POLICY", TEST_POLICY)
-    base_env = {
-        k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT")
-    }
-    base_env.update(
-        {
-            "MINIMAX_API_KEY": SANDBOX_MINIMAX_API_KEY,
-            "XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY,
-            "RECONCILER_SECRET_KEY": generate_key(),
-            "PYTHONIOENCODING": "utf-8",
-        }
-    )
-    return Workdir(tmp_path, sandbox, base_env)
+    return Workdir(tmp_path, sandbox, sandbox_env())

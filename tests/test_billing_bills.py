@@ -95,7 +95,10 @@ def test_cash_is_read_exactly_and_counted_as_spend_whatever_its_sign(cash: Any, 
     assert read_bill_row(raw(consume_cash=cash), GROUP).cash == Decimal(spent)
 
 
-@pytest.mark.parametrize("cash", [None, "", "abc", "1e5", "NaN", 0.5, True, [1]])
+@pytest.mark.parametrize(
+    "cash",
+    [None, "", "abc", "1e5", "NaN", 0.5, True, [1], Decimal("1e999999999"), 10**16],
+)
 def test_cash_that_is_not_an_amount_is_refused_never_guessed(cash: Any) -> None:
     with pytest.raises(UnreadableRow, match="consume_cash"):
         read_bill_row(raw(consume_cash=cash), GROUP)

@@ -295,3 +295,19 @@ def test_several_accounts_without_account_is_refused_with_what_to_set(
         useapi().credits(None)
     assert "HTTP 400" in str(refused.value) and "`account:`" in str(refused.value)
     assert useapi().credits("second@example.com").total == Decimal(7)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"totalCredits": 5, "creditExpireText": [{"credit": 1, "endTime": 10**400}]},
+        {"totalCredits": 5, "creditExpireText": 7},
+        {"totalCredits": Decimal("1e999999999")},
+    ],
+    ids=["a time past any date", "not a list", "credits past any amount"],
+)
+def test_credits_past_reason_are_an_unexpected_answer_not_a_crash(answer: dict) -> None:
+    from reconciler.providers.useapi import read_credits
+
+    with pytest.raises(ValueError):
+        read_credits(answer)

@@ -59,7 +59,7 @@ def test_an_apply_leaves_one_folded_state_file_and_no_journal(workdir):
     files = sorted(p.name for p in (workdir.path / "state").iterdir())
     assert files == ["reconciler.json", "reconciler.json.lock", "reconciler.secrets.json"]
     state = LocalBackend(workdir.path / "state" / "reconciler.json").read()
-    assert state.serial == 40  # pending, then done: one recorded change each
+    assert state.serial == 41  # who applies it and its secrets, then pending and done each
     assert len(state.resources) == 20
     assert all(not record["pending"] for record in state.resources.values())
     for index in (0, 19):

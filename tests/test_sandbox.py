@@ -360,6 +360,23 @@ def test_an_http_status_fault_answers_429_with_retry_after_and_creates_nothing(
     assert code_of(create(client, "x")) == 0  # times=1: the next call goes through
 
 
+def test_a_fault_with_a_chance_fires_on_that_share_of_requests_repeatably(
+    sandbox: Sandbox, client: httpx.Client
+) -> None:
+    sandbox.add_fault(kind="http_status", retry_after=None, times=None, chance=0.3)
+
+    def statuses() -> list[int]:
+        return [create(client, f"n{i}").status_code for i in range(100)]
+
+    sandbox.seed_faults(7)
+    first = statuses()
+    sandbox.seed_faults(7)
+    assert statuses() == first
+    assert 15 <= first.count(429) <= 45
+    with pytest.raises(ValueError, match="chance"):
+        sandbox.add_fault(kind="http_status", chance=0)
+
+
 def test_an_http_status_fault_can_be_a_5xx_without_retry_after(
     sandbox: Sandbox, client: httpx.Client
 ) -> None:

@@ -411,7 +411,7 @@ def test_a_second_exclusive_lock_names_the_holder(backend: LocalBackend, state_p
     assert re.search(r"\S+@" + re.escape(socket.gethostname()), message)
     assert re.search(r"since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message)
     assert lock_id in message
-    assert f"force-unlock {lock_id}" in message
+    assert f"force-unlock --force {lock_id}" in message
 
 
 def test_a_plan_cannot_read_while_an_apply_holds_the_lock(
@@ -467,11 +467,16 @@ def test_a_plan_after_a_killed_apply_clears_its_stale_name(
         assert backend.holder() is None
 
 
-def test_force_unlock_with_the_right_id_releases_the_lock(
+def test_force_unlock_refuses_a_holder_running_on_this_host_unless_forced(
     backend: LocalBackend, state_path: Path
 ) -> None:
     with held_by_child(state_path, "apply") as (child, lock_id):
-        holder = backend.force_unlock(lock_id)
+        with pytest.raises(LockError) as caught:
+            backend.force_unlock(lock_id)
+        assert f"still running on this host. Stop it (`kill {child.pid}`)" in str(caught.value)
+        assert lock_id in lock_refusal(backend, "apply")  # still locked
+
+        holder = backend.force_unlock(lock_id, force=True)
 
         assert holder.id == lock_id
         assert holder.pid == child.pid
@@ -527,14 +532,18 @@ def test_force_unlock_of_a_killed_holder_says_not_locked(
     assert backend.holder() is None
 
 
-def test_force_unlock_of_a_lock_in_this_process_then_relock(state_path: Path) -> None:
+def test_a_holder_whose_lock_was_forced_away_writes_nothing_and_says_so(
+    state_path: Path,
+) -> None:
     first = LocalBackend(state_path)
-    with first.lock("apply") as info:
+    with pytest.raises(LockError, match="apply lost the state lock"), first.lock("apply") as info:
         assert info is not None
-        LocalBackend(state_path).force_unlock(info.id)
-
+        LocalBackend(state_path).force_unlock(info.id, force=True)
         with LocalBackend(state_path).lock("import") as again:
             assert again is not None and again.operation == "import"
+            with pytest.raises(StateError, match="no longer holds the state lock"):
+                first.write(StateDocument())
+    assert not state_path.exists()
 
 
 def test_state_document_to_json_never_holds_secret_fields() -> None:

@@ -70,8 +70,8 @@ def test_without_an_effective_hard_limit_the_automatic_one_bounds_the_soft_limit
 
 @pytest.mark.parametrize(
     "soft",
-    [{"val": "12.5"}, {"val": "abc"}, 123.0, {"val": 1.5}, True, None, {"val": "1e3"}],
-    ids=["fraction", "text", "float", "float val", "bool", "missing", "exponent"],
+    [{"val": "12.5"}, {"val": "abc"}, 123.0, {"val": 1.5}, True, None, {"val": "1e3"}, 10**28],
+    ids=["fraction", "text", "float", "float val", "bool", "missing", "exponent", "28 digits"],
 )
 def test_money_that_is_not_whole_cents_is_refused_not_guessed(soft: Any) -> None:
     with pytest.raises(ProviderError) as refused:

@@ -85,7 +85,9 @@ def keygen() -> int:
 @config_option
 def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
     """Decrypt and print one stored secret."""
+    from reconciler.continuity import check_store
     from reconciler.errors import SecretsError
+    from reconciler.resources import kind_of_record
 
     workspace = open_workspace(config_paths)
     store = workspace.secret_store()
@@ -93,15 +95,36 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
         raise SecretsError(
             f"{workspace.secrets_settings.key_env} is unset: it holds the key to the secrets store"
         )
-    click.echo(store.get(address, field))
+    state = workspace.backend.read()
+    if not store.has(address):
+        check_store(state, store)  # a missing store says so, not "no token stored"
+    secret = store.get(address, field)
+    record = state.record(address)
+    doubt = kind_of_record(record).secret_doubt(record) if record is not None else None
+    if doubt:
+        err(f"Warning: {address}: {doubt}.")
+    click.echo(secret)
     return 0
 
 
 @click.command(name="force-unlock")
 @click.argument("lock_id", metavar="LOCK_ID")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Release it even though its holder still runs on this host (its writes are refused).",
+)
 @config_option
-def force_unlock(lock_id: str, config_paths: Sequence[str]) -> int:
+def force_unlock(lock_id: str, force: bool, config_paths: Sequence[str]) -> int:
     """Release a state lock held by a process that hangs (a dead one has released it already)."""
-    holder = open_workspace(config_paths).backend.force_unlock(lock_id)
-    err(f"Released the lock held by {holder.describe()}.")
+    backend = open_workspace(config_paths).backend
+    holder = backend.force_unlock(lock_id, force=force)
+    if holder.running_here():
+        err(
+            f"Released the lock held by {holder.describe()}, which is still running: each of "
+            "its writes to the state and the secrets store is refused from now on, so it stops "
+            "without touching them. Its creates in flight stay pending for the next apply."
+        )
+    else:
+        err(f"Released the lock held by {holder.describe()}.")
     return 0

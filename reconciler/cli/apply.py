@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import (
+    acceptance,
     config_option,
+    continuity_options,
     err,
+    grace_period,
     lock_timeout_option,
     no_color_option,
     now,
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
     "--force", is_flag=True, help="Apply a plan the blast-radius guard (safety:) marks unsafe."
 )
 @lock_timeout_option
+@continuity_options
 @no_color_option
 def apply(
     plan_file: str | None,
@@ -63,6 +67,8 @@ def apply(
     targets: Sequence[str],
     force: bool,
     lock_timeout: float,
+    accept_lost_secrets: bool,
+    adopt_state: bool,
     no_color: bool,
 ) -> int:
     """Make the providers match the config (or execute a saved plan)."""
@@ -78,7 +84,9 @@ def apply(
     if saved and plan_file and not config_paths:
         config_paths, directory = saved_config(saved, plan_file)
     workspace = Workspace.open(config_paths, os.environ, default_dir=directory)
+    workspace.accept = acceptance(accept_lost_secrets, adopt_state)
     credentials = workspace.credentials(targets)
+    grace = grace_period()
     backend = workspace.backend
     with backend.lock("apply", timeout=lock_timeout):
         store = workspace.secret_store()  # under the lock: another apply may have just saved it
@@ -91,11 +99,12 @@ def apply(
             return 0
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)
-        workspace.check_writable()
+        workspace.check_writable(result)
         if not saved and not auto_approve and not _confirm():
             return 1
-        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism)
-    return _print_receipt(receipt, color)
+        receipt = workspace.execute(result, state, store, credentials, now, err, parallelism, grace)
+        code = _print_receipt(receipt, color)  # before the lock ends, which may report its loss
+    return code
 
 
 def _accept(
@@ -106,6 +115,8 @@ def _accept(
     from reconciler.safety import blast_radius
     from reconciler.saved_plan import accept_saved_plan, check_live_values
 
+    for warning in workspace.check_continuity(state):  # before planning, as plan did
+        err(f"Warning: {warning}")
     accept_saved_plan(saved, state, workspace.config, workspace.config_files(), plan_file)
     # Judged again from this config and state: the file's own "unsafe" could be edited out.
     unsafe = blast_radius(saved.changes, state.records(), workspace.config.safety)
@@ -173,7 +184,7 @@ def _confirm() -> bool:
 
 
 def _print_receipt(receipt: Receipt, color: bool) -> int:
-    from reconciler.applier import FAILED, SKIPPED, SUCCEEDED
+    from reconciler.applier import FAILED, PENDING, SKIPPED, SUCCEEDED
 
     def paint(text: str, fg: str) -> str:
         return click.style(text, fg=fg, bold=True) if color else text
@@ -186,8 +197,9 @@ def _print_receipt(receipt: Receipt, color: bool) -> int:
             click.echo(f"{label} {outcome.address} ({outcome.action.value}): {outcome.message}")
     ending = "interrupted" if receipt.interrupted else "complete" if receipt.ok else "incomplete"
     verdict = paint(f"Apply {ending}:", "green" if receipt.ok else "red")
+    pending = receipt.count(PENDING)
     click.echo(
         f"{verdict} {receipt.count(SUCCEEDED)} succeeded, {receipt.count(FAILED)} failed, "
-        f"{receipt.count(SKIPPED)} skipped."
+        f"{receipt.count(SKIPPED)} skipped" + (f", {pending} pending." if pending else ".")
     )
     return 0 if receipt.ok else 1

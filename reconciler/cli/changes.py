@@ -12,8 +12,10 @@ from collections.abc import Sequence
 import click
 
 from reconciler.cli.common import (
+    acceptance,
     address_argument,
     config_option,
+    continuity_options,
     err,
     format_option,
     lock_timeout_option,
@@ -58,6 +60,7 @@ def validate(config_paths: Sequence[str]) -> int:
     "--no-refresh", is_flag=True, help="Skip live provider reads; needs no provider credential."
 )
 @lock_timeout_option
+@continuity_options
 @no_color_option
 def plan(
     config_paths: Sequence[str],
@@ -67,6 +70,8 @@ def plan(
     targets: Sequence[str],
     no_refresh: bool,
     lock_timeout: float,
+    accept_lost_secrets: bool,
+    adopt_state: bool,
     no_color: bool,
 ) -> int:
     """Show what apply would change. Creates no file but --out."""
@@ -75,6 +80,7 @@ def plan(
     from reconciler.workspace import Workspace
 
     workspace = Workspace.open(config_paths, os.environ)
+    workspace.accept = acceptance(accept_lost_secrets, adopt_state)
     if out_file:
         workspace.refuse_to_overwrite(out_file)
     if not no_refresh:

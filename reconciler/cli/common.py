@@ -19,6 +19,7 @@ import click
 from reconciler.errors import ReconcilerError
 
 if TYPE_CHECKING:
+    from reconciler.continuity import Acceptance
     from reconciler.workspace import Workspace
 
 FC = TypeVar("FC", bound=Callable[..., object])
@@ -66,6 +67,22 @@ class Duration(click.ParamType[float]):
         return sum(float(number) * _UNIT_S[unit] for number, unit in parts)
 
 
+def grace_period() -> float:
+    """Seconds an interrupted apply waits for the answers in flight: ``RECONCILER_GRACE_PERIOD``
+    (a duration like ``8s`` or ``1m``; 0 abandons them at once), else ``GRACE_S``."""
+    from reconciler.stopping import GRACE_S
+
+    text = os.environ.get("RECONCILER_GRACE_PERIOD", "").strip()
+    if not text:
+        return GRACE_S
+    try:
+        return Duration().convert(text, None, None)
+    except click.BadParameter:
+        raise ReconcilerError(
+            f"RECONCILER_GRACE_PERIOD={text[:24]!r} is not a duration like 8s, 30s or 1m"
+        ) from None
+
+
 lock_timeout_option = click.option(
     "--lock-timeout",
     type=Duration(),
@@ -85,6 +102,28 @@ def target_option(verb: str) -> Callable[[FC], FC]:
         metavar="ADDR",
         help=f"{verb} only this address or group (repeatable); one that names nothing is an error.",
     )
+
+
+def continuity_options(command: FC) -> FC:
+    """``--accept-lost-secrets`` and ``--adopt-state``: losses plan and apply refuse unless told."""
+    command = click.option(
+        "--adopt-state",
+        is_flag=True,
+        help="Apply a state another config directory applied: what it holds and this config "
+        "lacks is planned for deletion.",
+    )(command)
+    return click.option(
+        "--accept-lost-secrets",
+        is_flag=True,
+        help="Go on although the secrets store this state's secrets were sealed in is missing "
+        "or another one: its tokens and passwords are given up.",
+    )(command)
+
+
+def acceptance(accept_lost_secrets: bool, adopt_state: bool) -> Acceptance:
+    from reconciler.continuity import Acceptance
+
+    return Acceptance(lost_secrets=accept_lost_secrets, adopt_state=adopt_state)
 
 
 no_color_option = click.option(

@@ -55,6 +55,7 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 _stopping = threading.Event()
+_abandoned = threading.Event()
 
 
 def request_stop() -> None:
@@ -62,9 +63,16 @@ def request_stop() -> None:
     _stopping.set()
 
 
+def abandon_calls() -> None:
+    """The grace period after a stop is over: no call is sent any more, by any thread."""
+    _stopping.set()
+    _abandoned.set()
+
+
 def clear_stop() -> None:
     """A new command starts (tests run several in one process)."""
     _stopping.clear()
+    _abandoned.clear()
 
 
 def new_client(base_url: str, policy: RetryPolicy = DEFAULT_POLICY) -> httpx.Client:
@@ -133,10 +141,13 @@ def send(
     """Run ``request`` until ``interpret`` accepts its answer or retrying stops making sense.
 
     The whole call, retries and waits included, ends by ``policy.deadline``; an answer
-    larger than ``max_bytes`` is refused; after ``request_stop()`` nothing is retried.
+    larger than ``max_bytes`` is refused; after ``request_stop()`` nothing is retried, and
+    after ``abandon_calls()`` nothing is sent.
     """
     answer_lost = False
     attempts = max(1, policy.attempts)  # with 0 there would be no error to raise
+    if _abandoned.is_set():
+        raise ProviderError(f"{describe}: not sent: reconciler is exiting")
     with call_bounds(policy.deadline, max_bytes):
         for attempt in range(1, attempts + 1):
             outcome = _attempt(request, interpret, describe)

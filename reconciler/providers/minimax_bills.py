@@ -19,13 +19,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from reconciler.providers.amounts import wire_amount
 
 MAIN_ACCOUNT = "主账号"
 UNKNOWN_SPENDER = "(unnamed)"
 
-_AMOUNT = re.compile(r"[-+]?[0-9]{1,15}(\.[0-9]{1,12})?")
 _YMD = re.compile(r"[0-9]{8}")
 _CONSUME_TIME = re.compile(r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日")
 
@@ -86,16 +87,10 @@ def month_chunks(start: date, end: date) -> list[tuple[date, date]]:
 
 
 def _cash(value: Any) -> Decimal:
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str) and _AMOUNT.fullmatch(value.strip()):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            pass
-    raise UnreadableRow(f"consume_cash is not an amount ({_shown(value)})")
+    amount = wire_amount(value)
+    if amount is None:
+        raise UnreadableRow(f"consume_cash is not an amount ({_shown(value)})")
+    return amount
 
 
 def _tokens(value: Any) -> int:

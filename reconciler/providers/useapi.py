@@ -16,10 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from reconciler.errors import ProviderError
 from reconciler.model import Desired
+from reconciler.providers.amounts import wire_amount
 from reconciler.providers.http import (
     DEFAULT_POLICY,
     ProviderClient,
@@ -111,31 +112,30 @@ class UseapiProvider(ProviderClient):
 
 def read_credits(answer: Mapping[str, Any]) -> Credits:
     """``totalCredits`` (or ``totalCreditsStr``) and ``creditExpireText``; ValueError if absent."""
-    total = _number(answer.get("totalCredits"))
+    total = wire_amount(answer.get("totalCredits"))
     if total is None:
-        total = _number(answer.get("totalCreditsStr"))
+        total = wire_amount(answer.get("totalCreditsStr"))
     if total is None:
         raise ValueError("no totalCredits")
     expiring = []
-    for item in answer.get("creditExpireText") or []:
-        credit = _number(item.get("credit")) if isinstance(item, dict) else None
+    entries = answer.get("creditExpireText") or []
+    if not isinstance(entries, list):
+        raise ValueError("creditExpireText is not a list")
+    for item in entries:
+        credit = wire_amount(item.get("credit")) if isinstance(item, dict) else None
         end = item.get("endTime") if isinstance(item, dict) else None
-        if credit is None or not isinstance(end, int) or isinstance(end, bool):
+        if credit is None or not _milliseconds(end):
             raise ValueError("a creditExpireText entry is not {credit, endTime}")
         expiring.append((credit, datetime.fromtimestamp(end / 1000, UTC)))
     return Credits(total, tuple(sorted(expiring, key=lambda item: item[1])))
 
 
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return Decimal(value.strip())
-    return None
+_LAST_MS = 253402300799999  # 9999-12-31T23:59:59.999Z, the last moment a datetime holds
+
+
+def _milliseconds(value: Any) -> TypeGuard[int]:
+    """Whether ``value`` is a time in unix milliseconds that a datetime can hold."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LAST_MS
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from reconciler.providers.amounts import wire_amount
 
 CENT = Decimal("0.01")
 _WHOLE_CENTS = re.compile(r"-?[0-9]{1,20}")
-_NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?")
 _DAY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
@@ -64,15 +65,15 @@ class Invoice:
 def cents(value: Any) -> Decimal | None:
     """``{"val": "50000"}``, ``"50000"`` or ``50000`` cents as dollars; None if not an amount.
 
-    Whole cents only, written as digits: a fraction, an exponent or a float is not what
-    the API documents, and money is never guessed.
+    Whole cents only, written as digits, at most 20 of them: a fraction, an exponent or a
+    float is not what the API documents, and money is never guessed.
     """
     if isinstance(value, dict):
         value = value.get("val")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
     if isinstance(value, str) and _WHOLE_CENTS.fullmatch(value.strip()):
         return (Decimal(value.strip()) * CENT).quantize(CENT)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (Decimal(value) * CENT).quantize(CENT)
     return None
 
 
@@ -155,16 +156,10 @@ def _point(point: Any, key: str) -> UsagePoint:
 
 def _dollars(value: Any) -> Decimal:
     """A usage value: xAI sends dollars as JSON numbers, parsed as Decimal on arrival."""
-    if isinstance(value, Decimal) and value.is_finite():
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
-            pass
-    raise BillingShapeError(f"a usage value is not an amount: {str(value)[:40]!r}")
+    amount = wire_amount(value)
+    if amount is None:
+        raise BillingShapeError(f"a usage value is not an amount: {str(value)[:40]!r}")
+    return amount
 
 
 def _int(value: Any) -> int | None:

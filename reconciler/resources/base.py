@@ -193,6 +193,16 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
         """Whether applying ``change`` receives a secret that must be kept somewhere."""
         return False
 
+    def holds_secrets(self, record: RecordT) -> bool:
+        """Whether the secrets store should hold secrets for ``record`` (its token, say):
+        what a missing store would lose."""
+        return False
+
+    def secret_doubt(self, record: RecordT) -> str | None:
+        """Why the secrets stored for ``record`` may no longer work (an unanswered
+        rotation), for ``secrets show`` to say; None when there is no doubt."""
+        return None
+
     def before(self, change: Change, context: ApplyContext) -> Record | None:
         """What ``execute`` will record before its first call, when that can be known sooner.
 

@@ -112,6 +112,11 @@ def _create(change: Change, context: ApplyContext) -> str:
 def _disable_created(record: RecordedSubAccount, context: ApplyContext) -> str | None:
     """MiniMax creates accounts enabled; a disabled one is switched off right after."""
     assert record.subject_id is not None, "called with the record of a created account"
+    if context.recorder.failure is not None:
+        return (
+            "it was not disabled: no provider call goes out once a change could not be "
+            "recorded; the next plan shows the update"
+        )
     try:
         _provider(context, record.alias).set_status(record.subject_id, Status.DISABLED)
     except ProviderError as exc:
@@ -244,14 +249,17 @@ def _rotate(change: Change, context: ApplyContext) -> str:
     record = _recorded(change, context)
     if not record.subject_id:
         raise PlanError(f"{change.address} has no subject_id in state; import it first")
+    # The intent first: once sent, the old token may be revoked whatever becomes of us.
+    context.recorder.record(dataclasses.replace(record, rotating_since=context.now()))
     try:
         token = _provider(context, record.alias).rotate_token(record.subject_id)
     except ProviderError as exc:
         if exc.answer_lost:
             raise ReconcilerError(
-                f"{exc}\n    The new token's answer was lost; the old token may no longer work. "
-                "Run apply again to issue another one."
+                f"{exc}\n    The new token's answer was lost; the old token may no longer work "
+                "(`secrets show` says so). The next apply issues another one."
             ) from None
+        context.recorder.record(record)  # refused: the old token stands
         raise
     issued = context.now()
     generation = int((change.after or {}).get("token_generation", record.token_generation))
@@ -260,6 +268,7 @@ def _rotate(change: Change, context: ApplyContext) -> str:
         token_generation=generation,
         token_issued_at=issued,
         token_fingerprint=fingerprint(token),
+        rotating_since=None,
     )
     account = f"{record.name}@{record.group_id}"
     secret = NewSecret(change.address, account, record.subject_id, token, iso(issued))

@@ -89,6 +89,7 @@ _FIELDS: tuple[Field, ...] = (
     ("prevent_destroy", flag, False),
     ("pending", flag, False),
     ("created_at", moment, NULLABLE),
+    ("rotating_since", moment, NULLABLE),
 )
 
 
@@ -194,6 +195,20 @@ class MinimaxSubAccounts(ResourceKind[DesiredSubAccount, RecordedSubAccount, Liv
 
     def produces_secrets(self, change: Change) -> bool:
         return change.action in (Action.CREATE, Action.ROTATE)
+
+    def holds_secrets(self, record: RecordedSubAccount) -> bool:
+        """A token was issued to it by reconciler (an imported account's is unknown)."""
+        return record.token_fingerprint is not None and not record.pending
+
+    def secret_doubt(self, record: RecordedSubAccount) -> str | None:
+        """A rotation sent and never answered: MiniMax may have revoked the stored token."""
+        if record.rotating_since is None:
+            return None
+        return (
+            f"a rotation of this token was sent at {iso(record.rotating_since)} and its "
+            "answer never came: MiniMax may have revoked this token already. The next "
+            "apply issues a new one"
+        )
 
     def before(self, change: Change, context: ApplyContext) -> RecordedSubAccount | None:
         from reconciler.resources.minimax_actions import pending_record
@@ -303,7 +318,12 @@ def _rotation(
     shown: dict[str, Any] | None,
 ) -> None:
     reason = None
-    if account.token_generation > record.token_generation:
+    if record.rotating_since is not None:
+        reason = (
+            f"the rotation sent at {iso(record.rotating_since)} never finished: the stored "
+            "token may be revoked"
+        )
+    elif account.token_generation > record.token_generation:
         reason = f"generation {record.token_generation} -> {account.token_generation}"
     elif account.token_generation < record.token_generation:
         diff.warnings.append(

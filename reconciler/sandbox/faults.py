@@ -1,21 +1,22 @@
 """Fault injection for the sandbox: the failures real providers are known to produce.
 
 Tests and the demo need to see the reconciler survive what the API documents warn about:
-latency, HTTP 429/5xx with ``Retry-After``, provider error codes in an HTTP 200 answer,
-a connection dropped (or a gateway's 5xx) before or after the action took effect (a lost
+latency, HTTP 429/5xx with ``Retry-After``, provider error codes in an HTTP 200 answer, a
+connection dropped (or a gateway's 5xx) before or after the action took effect (a lost
 answer), and a malformed JSON body like the MiniMax seed's trailing comma. A fault matches
-a method and a full-match path regex; the first live match fires and uses up one of its
-``times``. Faults know no provider: the emulator owning the request path shapes the
-answer (:func:`fault_reply`), so an ``http_status`` fault on an xAI path answers in xAI's
-error shape. ``base_resp`` is the one provider-specific kind, an error code inside an HTTP
-200 as only MiniMax has them: it never fires on (nor is used up by) a request to a
-provider without such errors, and the server refuses one whose path can only match such
-providers. This module only decides and shapes; ``server.py`` applies the fault around
-the emulator call.
+a method and a full-match path regex; the first live match fires (on a ``chance`` share of
+the requests it matches) and uses up one of its ``times``. Faults know no provider: the
+emulator owning the request path shapes the answer (:func:`fault_reply`), so an
+``http_status`` fault on an xAI path answers in xAI's error shape. ``base_resp`` is the
+one provider-specific kind, an error code inside an HTTP 200 as only MiniMax has them: it
+never fires on (nor is used up by) a request to a provider without such errors, and the
+server refuses one whose path can only match such providers. This module only decides and
+shapes; ``server.py`` applies the fault around the emulator call.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Sequence
@@ -57,6 +58,7 @@ class Fault:
     times: int | None
     pattern: re.Pattern[str]
     size: int = 0
+    chance: float = 1.0  # the share of matching requests it fires on
 
     def matches(self, method: str, path: str) -> bool:
         """Match method (or ``*``) and the whole path, ignoring the query string."""
@@ -75,6 +77,7 @@ def make_fault(
     delay: float = 0.0,
     times: int | None = 1,
     size: int = 0,
+    chance: float = 1.0,
 ) -> Fault:
     """Validate and build a Fault, so a typo in a test fails loudly instead of never firing."""
     if kind not in FAULT_KINDS:
@@ -99,6 +102,8 @@ def make_fault(
         raise ValueError(f"fault times must be a non-negative integer or None, got {times!r}")
     if not _is_int(size) or not 0 <= size <= _MAX_SIZE:
         raise ValueError(f"fault size must be 0 to {_MAX_SIZE} bytes, got {size!r}")
+    if not _is_number(chance) or not 0 < chance <= 1:
+        raise ValueError(f"fault chance must be above 0 and at most 1, got {chance!r}")
     return Fault(
         method=method.upper(),
         path=path,
@@ -111,6 +116,7 @@ def make_fault(
         times=times,
         pattern=pattern,
         size=size,
+        chance=float(chance),
     )
 
 
@@ -148,6 +154,7 @@ class FaultSet:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
+        self.random = random.Random()  # decides the faults with a chance; seed to replay
 
     def add(self, fault: Fault) -> None:
         """Append a fault; earlier faults win when several match."""
@@ -170,6 +177,8 @@ class FaultSet:
                 if fault.times == 0 or not fault.matches(method, path):
                     continue
                 if fault.kind == "base_resp" and not in_band_errors:
+                    continue
+                if fault.chance < 1 and self.random.random() >= fault.chance:
                     continue
                 if fault.times is not None:
                     fault.times -= 1

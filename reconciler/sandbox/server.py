@@ -165,8 +165,10 @@ class Sandbox:
         delay: float = 0.0,
         times: int | None = 1,
         size: int = 0,
+        chance: float = 1.0,
     ) -> None:
-        """Inject a fault on requests matching method (``*`` = any) and full path regex.
+        """Inject a fault on requests matching method (``*`` = any) and full path regex,
+        firing on a ``chance`` share of them (``seed_faults`` makes the draw repeatable).
 
         The provider owning the request path shapes the answer. ``base_resp`` (an error
         code in an HTTP 200) exists only where the provider has such errors (MiniMax): it
@@ -184,6 +186,7 @@ class Sandbox:
             delay=delay,
             times=times,
             size=size,
+            chance=chance,
         )
         check_in_band(fault, self._emulators)
         self._faults.add(fault)
@@ -191,6 +194,10 @@ class Sandbox:
     def clear_faults(self) -> None:
         """Remove every fault, fired or not."""
         self._faults.clear()
+
+    def seed_faults(self, seed: int) -> None:
+        """Make the draws of faults with a ``chance`` repeatable."""
+        self._faults.random.seed(seed)
 
     @property
     def requests(self) -> list[dict[str, Any]]:

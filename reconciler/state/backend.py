@@ -13,6 +13,8 @@ and dies with its process. ``local.py`` (a file and its journal) implements it.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -36,6 +38,20 @@ class LockInfo:
         return (
             f"{self.who} (pid {self.pid}, {self.operation}) since {self.created}, lock ID {self.id}"
         )
+
+    def running_here(self) -> bool:
+        """Whether the holder is a process alive on this host (another host's: unknown)."""
+        if self.who.rpartition("@")[2] != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # alive, another user's
+        except (OSError, OverflowError, ValueError):
+            return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -88,8 +104,8 @@ class DocumentStore(Protocol):
         """Start recording changes; ``source`` gives the document as it stands in memory."""
         ...
 
-    def check_writable(self) -> None:
-        """``OSError`` when a change could not be recorded."""
+    def check_writable(self, room: int = 0) -> None:
+        """``OSError`` when a change could not be recorded (or ``room`` bytes would not fit)."""
         ...
 
 
@@ -121,10 +137,14 @@ class StateBackend(Protocol):
 
     def holder(self) -> LockInfo | None: ...
 
-    def force_unlock(self, lock_id: str) -> LockInfo: ...
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> LockInfo:
+        """Release the lock ``lock_id``; a holder still alive is released only with
+        ``force``, and can write nothing from then on."""
+        ...
 
-    def check_writable(self) -> None:
-        """``StateError`` naming what cannot be written, before any provider call."""
+    def check_writable(self, room: int = 0) -> None:
+        """``StateError`` naming what cannot be written, before any provider call; ``room``
+        is about how many bytes the apply will record (a backend on a disk proves it has them)."""
         ...
 
     def sealed_secrets(self) -> DocumentStore:

@@ -120,6 +120,8 @@ class SharedLog:
         fold = self._fold
         if fold is not None:
             fold.join()
+        if self.files.fenced():
+            return None  # the lock went to another process, which owns the files now
         if self._journal is None:
             return self._problem
         try:
@@ -141,6 +143,7 @@ class SharedLog:
             self.files.retired,
             dict(self._identities),
             lambda reason: self._error(f"the journal: {reason}"),
+            self.files.check_fence,
         )
         return self._journal
 

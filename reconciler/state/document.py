@@ -1,14 +1,18 @@
-"""The state document: lineage, serial and recorded resources by address.
+"""The state document: lineage, serial, what it carries on, and resources by address.
 
 Pure data and its JSON form. ``lineage`` (a UUID fixed at creation) and ``serial`` (raised
-on every write) let a saved plan prove it was computed against this exact state. The
-document never holds a secret: resources carry fingerprints and timestamps only. Each
-resource names its ``type``; the kind registered for that type reads it back strictly.
+on every write) let a saved plan prove it was computed against this exact state.
+``workspace`` names the config that applies it and ``secrets_key_check`` says secrets
+were sealed for it, in a store with that key check (``continuity.py`` holds a run to
+both). The document never holds a secret: resources carry fingerprints and timestamps
+only. Each resource names its ``type``; the kind registered for that type reads it back
+strictly.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +34,8 @@ class StateDocument:
     serial: int = 0
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = STATE_VERSION
+    workspace: str | None = None  # who applies it: the config's place (continuity.py)
+    secrets_key_check: str | None = None  # secrets were sealed for it, under this key
 
     def records(self) -> dict[str, Record]:
         """Every recorded resource by address, each read by its kind."""
@@ -56,7 +62,10 @@ class StateDocument:
     def snapshot(self) -> Snapshot:
         """The whole document as it stands (records are replaced, never changed in place,
         so a shallow copy of the mapping is a consistent one)."""
-        fields = {"version": self.version, "lineage": self.lineage}
+        fields: dict[str, Any] = {"version": self.version, "lineage": self.lineage}
+        for name in _CARRIED:
+            if getattr(self, name) is not None:
+                fields[name] = getattr(self, name)
         return Snapshot(fields, self.serial, dict(self.resources))
 
     def to_json(self) -> bytes:
@@ -74,14 +83,15 @@ class StateDocument:
         """A checked document's data (journal replayed) whose every record its kind reads."""
         check_document(data, where)
         resources, problems = _read_resources(data["resources"])
+        carried = {name: data.get(name) for name in _CARRIED}
+        document = cls(data["lineage"], data["serial"], resources, data["version"], **carried)
         if not problems:
-            document = cls(data["lineage"], data["serial"], resources, data["version"])
             problems = [p for kind in KINDS for p in kind.conflicts(document.records_of(kind))]
         if problems:
             raise StateError(
                 f"{where}: {_listed(problems)}. Correct it by hand, or restore it from a backup."
             )
-        return cls(data["lineage"], data["serial"], resources, data["version"])
+        return document
 
 
 def check_document(data: Any, where: str) -> None:
@@ -126,7 +136,17 @@ def _document_problems(data: Any) -> list[str]:
         problems.append("resources is missing")
     elif not isinstance(resources, dict):
         problems.append("resources is not an object of resources by address")
+    workspace = data.get("workspace")
+    if workspace is not None and not (isinstance(workspace, str) and 0 < len(workspace) <= 4096):
+        problems.append(f"workspace is {json.dumps(workspace)[:40]} (expected a path)")
+    check = data.get("secrets_key_check")
+    if check is not None and not (isinstance(check, str) and _KEY_CHECK.fullmatch(check)):
+        problems.append(f"secrets_key_check is {json.dumps(check)[:40]} (expected 16 hex digits)")
     return problems
+
+
+_CARRIED = ("workspace", "secrets_key_check")  # optional header fields, in file order
+_KEY_CHECK = re.compile(r"[0-9a-f]{16}")
 
 
 def _read_resources(raw: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:

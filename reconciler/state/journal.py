@@ -80,7 +80,8 @@ class Journal:
     write; it must not exist before. ``rotate()`` moves later lines to a fresh file at
     ``path`` after renaming the current one to ``retired``, so a snapshot can be folded in
     while changes keep arriving. A failed write or sync breaks the journal for good: a line
-    missing in the middle would leave a gap that reading must refuse.
+    missing in the middle would leave a gap that reading must refuse. ``fence`` is asked
+    before every write: it raises ``OSError`` once this process may no longer write.
     """
 
     def __init__(
@@ -89,8 +90,10 @@ class Journal:
         retired: Path,
         header: dict[str, Any],
         error: Callable[[str], ReconcilerError],
+        fence: Callable[[], None] = lambda: None,
     ) -> None:
         self.path = path
+        self._fence = fence
         self.retired = retired
         self._header = encode_line({"journal": JOURNAL_VERSION, **header})
         self._error = error
@@ -205,6 +208,7 @@ class Journal:
 
     def _write(self, batch: list[bytes | _Rotate]) -> None:
         """Write ``batch`` in order (outside the lock); a rotation syncs and retires first."""
+        self._fence()
         lines: list[bytes] = []
         for item in batch:
             if isinstance(item, _Rotate):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,11 +55,27 @@ class JournalFiles:
 
     ``.journal.old`` exists while a fold runs. ``writer`` is the change log recording into
     it during an apply (see ``changelog.py``); one backend has one, shared by its documents.
+    ``fence`` (set by the backend while it holds its lock) raises ``OSError`` once the lock
+    is no longer this process's: every write of either document, and of the journal,
+    asks it first, so a process whose lock was force-released never writes again.
     """
 
     base: Path
     documents: dict[str, JournaledFile] = field(default_factory=dict)
     writer: Any = None
+    fence: Callable[[], None] | None = None
+
+    def check_fence(self) -> None:
+        """``OSError`` when this process may no longer write (its lock was released)."""
+        if self.fence is not None:
+            self.fence()
+
+    def fenced(self) -> bool:
+        try:
+            self.check_fence()
+        except OSError:
+            return True
+        return False
 
     @property
     def path(self) -> Path:
@@ -80,6 +97,7 @@ class JournalFiles:
         self.remove()
 
     def remove(self) -> None:
+        self.check_fence()
         for path in (self.retired, self.path):
             path.unlink(missing_ok=True)
         fsync_directory(self.base.parent)
@@ -136,6 +154,7 @@ class JournaledFile:
 
     def write_snapshot(self, snapshot: Snapshot) -> int:
         data = snapshot_bytes(snapshot, self.layout)
+        self.journal.check_fence()
         write_private_atomic(self.path, data)
         return len(data)
 
@@ -144,9 +163,17 @@ class JournaledFile:
         fields = {k: v for k, v in data.items() if k not in ("serial", entries)}
         return Snapshot(fields, data["serial"], data[entries])
 
-    def check_writable(self) -> None:
-        """``OSError`` when the snapshot's temp file or the journal could not be made here."""
-        check_writable(self.path)
+    def size(self) -> int:
+        """Bytes of the snapshot file (0 when there is none yet)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def check_writable(self, room: int = 0) -> None:
+        """``OSError`` when the snapshot's temp file or the journal could not be made here,
+        or the disk has not ``room`` bytes free."""
+        check_writable(self.path, room)
         for probe in (self.journal.retired,):  # the longest name written here
             try:
                 probe.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -162,9 +189,14 @@ class JournaledFile:
         return open_change_log(self, identity, source)
 
     def _read_once(self) -> dict[str, Any] | None:
-        data = None
+        """The snapshot and the journals replayed onto it; ``_Gap`` when a fold replaced the
+        snapshot meanwhile (the journal lines it folded in may be gone: the old snapshot
+        and the new journal alone would look whole, and lack them)."""
+        data, read_from = None, None
         try:
-            raw = self.path.read_bytes()
+            with open(self.path, "rb") as handle:
+                read_from = os.fstat(handle.fileno()).st_ino
+                raw = handle.read()
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -177,6 +209,8 @@ class JournaledFile:
             self.layout.check(data, str(self.path))
         for journal in (self.journal.retired, self.journal.path):
             data = self._replay(journal, data)
+        if _inode(self.path) != read_from:
+            raise _Gap(f"{self.path} was replaced while it was read (a fold ran): read it again")
         return data
 
     def _replay(self, path: Path, data: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -255,6 +289,13 @@ class JournaledFile:
 
     def _load(self, path: Path, number: int, body: bytes) -> Any:
         return load_json(body, f"{path}:{number}", self.layout.error)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
 
 
 class _Gap(Exception):

@@ -3,8 +3,9 @@
 The secrets store (``reconciler.secrets``) seals and opens values; where they are kept
 follows the state backend. For the local backend that is ``reconciler.secrets.json``
 beside the state, its changes lines of the state's journal; this module says what that
-document looks like (``version``, ``key_check``, ``serial``, ``secrets`` by address and
-field) and refuses one that is not it, naming the file.
+document looks like (``version``, ``key_check``, ``lineage`` of the state it belongs to,
+``serial``, ``secrets`` by address and field) and refuses one that is not it, naming the
+file.
 """
 
 from __future__ import annotations
@@ -25,9 +26,15 @@ def secrets_path(state_path: str | Path) -> Path:
     return path.with_name(f"{path.stem}.secrets.json")
 
 
-def sealed_fields(key_check: str | None) -> dict[str, Any]:
-    """The store's header: a store never sealed with a key has no key check."""
-    return {"version": STORE_VERSION, **({"key_check": key_check} if key_check else {})}
+def sealed_fields(key_check: str | None, lineage: str | None = None) -> dict[str, Any]:
+    """The store's header: a store never sealed with a key has no key check, one never
+    bound to a state (written before they were) no lineage."""
+    fields: dict[str, Any] = {"version": STORE_VERSION}
+    if key_check:
+        fields["key_check"] = key_check
+    if lineage:
+        fields["lineage"] = lineage
+    return fields
 
 
 def _check_store(data: Any, where: str) -> None:
@@ -41,6 +48,9 @@ def _check_store(data: Any, where: str) -> None:
     check = data.get("key_check")
     if check is not None and not isinstance(check, str):
         raise SecretsError(f"{where}: the key check is malformed")
+    lineage = data.get("lineage")
+    if lineage is not None and not (isinstance(lineage, str) and lineage):
+        raise SecretsError(f"{where}: the lineage is malformed")
     serial = data.setdefault("serial", 0)  # stores written before the journal have none
     if type(serial) is not int or serial < 0:
         raise SecretsError(f"{where}: the serial is malformed")

@@ -4,7 +4,8 @@ reliability report, which install ``hypothesis`` with the test extras).
 
 Each strategy mixes valid shapes with the mutations that found defects before: YAML tags
 and 1.1 typing traps, look-alike and invisible Unicode, lone surrogates, numbers past any
-parser's limit, deep nesting, wrong types in every field, truncation.
+parser's limit, deep nesting, wrong types in every field, truncation. The files
+reconciler keeps (state, sealed secrets, journal) are in ``hostile_files.py``.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ JSON_VALUE = st.recursive(
 @st.composite
 def config_text(draw: st.DrawFn) -> str:
     """A config file: a valid one with one field replaced, or YAML-ish noise."""
-    base = {
+    base: dict[str, Any] = {
         "version": 1,
         "minimax": {
             "cn-main": {
@@ -79,9 +80,13 @@ def config_text(draw: st.DrawFn) -> str:
         },
         "xai": {"prod": {"team_id": "t-1", "management_key_env": "XAI_KEY"}},
     }
-    choice = draw(st.integers(0, 3))
+    choice = draw(st.integers(0, 4))
     if choice == 0:
         return draw(st.text(max_size=300))
+    if choice == 4:  # valid shapes with any names, generations and statuses
+        group = base["minimax"]["cn-main"]
+        group["sub_accounts"] = draw(st.lists(_ACCOUNT, max_size=5))
+        return json.dumps(base, ensure_ascii=False)  # YAML reads no JSON surrogate pairs
     path = draw(
         st.sampled_from(
             [
@@ -109,6 +114,22 @@ def config_text(draw: st.DrawFn) -> str:
         tag = draw(st.sampled_from(["!!timestamp ", "!!int ", "!!binary ", "!foo ", "&a ", "*a "]))
         text = text.replace('"ci-bot"', tag + '"ci-bot"')
     return text
+
+
+# Names as people write them (letters, digits, punctuation, symbols of any script), or any.
+NAME = st.one_of(
+    st.text(st.characters(categories=("L", "M", "N", "P", "S")), min_size=1, max_size=30),
+    st.text(min_size=1, max_size=30),
+)
+_ACCOUNT = st.fixed_dictionaries(
+    {"name": NAME},
+    optional={
+        "status": st.sampled_from(["enabled", "disabled"]),
+        "token_generation": st.integers(0, 999_999_999),
+        "prevent_destroy": st.booleans(),
+        "rotate_every": st.sampled_from(["90d", "12h", "1d"]),
+    },
+)
 
 
 @st.composite
@@ -163,3 +184,56 @@ def xai_limits_answer(draw: st.DrawFn) -> bytes:
         limits[draw(st.sampled_from(sorted(limits)))] = draw(JSON_VALUE)
         return json.dumps({"spendingLimits": limits}).encode()
     return json.dumps(draw(JSON_VALUE)).encode()
+
+
+@st.composite
+def rotate_answer(draw: st.DrawFn) -> bytes:
+    """A MiniMax token rotation answer with parts replaced, or anything."""
+    answer: dict[str, Any] = {
+        "token": SECRET_TOKEN,
+        "base_resp": {"status_code": 0, "status_msg": "success"},
+    }
+    if draw(st.booleans()):
+        answer[draw(st.sampled_from(sorted(answer)))] = draw(JSON_VALUE)
+        return json.dumps(answer).encode()
+    return json.dumps(draw(JSON_VALUE)).encode()
+
+
+# Numbers as they may come on the wire, past what any amount or time can be.
+_NUMBER_TEXT = st.sampled_from(
+    ["1e999999999", "-1e-999999999", "1" * 400, "0.20879999999999999", "9" * 16, "1E5", "-0", "1.5"]
+)
+
+
+def _numbers(draw: st.DrawFn, text: str, placeholder: str) -> bytes:
+    """``text`` with each ``placeholder`` number replaced by a hostile one (or kept)."""
+    while placeholder in text:
+        text = text.replace(placeholder, draw(st.one_of(st.just("7"), _NUMBER_TEXT)), 1)
+    return text.encode()
+
+
+@st.composite
+def bills_answer(draw: st.DrawFn) -> bytes:
+    """A MiniMax bills answer: documented rows with a field replaced or a number past reason."""
+    row = {
+        "consume_cash": 424242,
+        "creator_name": "ci-bot@1687256519302470",
+        "created_at": 1762000000,
+        "consume_token": 100,
+        "model": "abab6.5s-chat",
+    }
+    rows: list[dict[str, Any]] = [dict(row) for _ in range(draw(st.integers(0, 3)))]
+    if draw(st.booleans()) and rows:
+        rows[0][draw(st.sampled_from(sorted(row)))] = draw(JSON_VALUE)
+    answer = {"bill_list": rows, "base_resp": {"status_code": 0, "status_msg": "success"}}
+    return _numbers(draw, json.dumps(answer), "424242")
+
+
+@st.composite
+def credits_answer(draw: st.DrawFn) -> bytes:
+    """A useapi.net credits answer: documented fields replaced, or numbers past reason."""
+    answer: dict[str, Any] = {"totalCredits": 424242}
+    answer["creditExpireText"] = [{"credit": 424242, "endTime": 424242}]
+    if draw(st.booleans()):
+        answer[draw(st.sampled_from(sorted(answer)))] = draw(JSON_VALUE)
+    return _numbers(draw, json.dumps(answer), "424242")
