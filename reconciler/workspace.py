@@ -25,8 +25,7 @@ from reconciler.refresh import Live, refresh
 from reconciler.resources import kind_of, required_env
 from reconciler.saved_plan import relative_files
 from reconciler.secrets import SecretStore, load_key
-from reconciler.state import LocalBackend, StateDocument
-from reconciler.state.sealed import secrets_path
+from reconciler.state import StateBackend, StateDocument
 
 if TYPE_CHECKING:
     from reconciler.applier import Receipt
@@ -65,22 +64,21 @@ class Workspace:
         return self.desired
 
     @cached_property
-    def backend(self) -> LocalBackend:
-        """One backend per command: the state and the sealed secrets share its journal."""
-        return LocalBackend(self.state_settings.path)
+    def backend(self) -> StateBackend:
+        """One backend per command (``state.backend``): the state and the sealed secrets."""
+        from reconciler.state.factory import open_backend
+
+        return open_backend(self.state_settings, self.environ)
 
     def refuse_to_overwrite(self, path: str) -> None:
         """``plan --out PATH`` must never write over a file reconciler keeps: the state, its
         lock or journal, the secrets store, or a config file it just read."""
         target = os.path.realpath(path)
-        state = self.backend.path
-        kept = {os.path.realpath(file) for file in (self.desired.files if self.desired else ())}
-        kept.update(os.path.realpath(p) for p in (state, secrets_path(state)))
-        family = (os.path.realpath(state.parent), state.name, secrets_path(state).name)
-        directory, name = os.path.split(target)
-        if target in kept or (directory == family[0] and name.startswith(family[1:])):
+        configs = {os.path.realpath(file) for file in (self.desired.files if self.desired else ())}
+        what = "a file" if target in configs else self.backend.owns_file(target)
+        if what is not None:
             raise PlanError(
-                f"--out {path} would write over {_what(target, kept)} that reconciler keeps; "
+                f"--out {path} would write over {what} that reconciler keeps; "
                 "save the plan elsewhere (like plan.json). Nothing was planned."
             )
 
@@ -143,14 +141,14 @@ class Workspace:
         return relative_files(self.config, self.directory)
 
     def _state_warnings(self, plan: Plan) -> list[str]:
-        path = self.backend.path
-        if path.exists():
+        missing = self.backend.missing_state()
+        if missing is None:
             return []
+        where, advice = missing
         creates = plan.summary()[Action.CREATE.value]
         return [
-            f"no state file at {path.resolve()}: this plan assumes nothing exists yet "
-            f"({creates} to create). If reconciler already manages these accounts, point "
-            "state.path at their state (a relative path starts at the file that sets it)"
+            f"{where}: this plan assumes nothing exists yet ({creates} to create). If "
+            f"reconciler already manages these accounts, {advice}"
         ]
 
     def _secrets_warnings(self, plan: Plan) -> list[str]:
@@ -159,7 +157,7 @@ class Workspace:
         try:
             key = load_key(settings.key_env, self.environ)
             if key is not None:
-                SecretStore(secrets_path(self.backend.path), key, key_env=settings.key_env)
+                self._open_store(key)
         except SecretsError as exc:
             return [f"{exc}; apply will refuse to run"]
         produce = sum(1 for c in plan.changes if kind_of(c.address).produces_secrets(c))
@@ -214,7 +212,3 @@ class Workspace:
                 "next command reads it, and the next apply folds it in."
             )
         return receipt
-
-
-def _what(target: str, kept: set[str]) -> str:
-    return "a file" if target in kept else "a file beside the state"

@@ -14,10 +14,12 @@ from __future__ import annotations
 import gc
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,8 +35,10 @@ from reconciler.sandbox import (
     Sandbox,
 )
 from reconciler.secrets import generate_key
+from reconciler.testing import pgcluster
 
 GROUP = SANDBOX_MINIMAX_GROUP_ID
+PG_DSN_ENV = "RECONCILER_TEST_PG_DSN"  # a server for the PostgreSQL tests (.ci/run sets it)
 
 
 @dataclass
@@ -55,6 +59,31 @@ class Workdir:
     path: Path
     sandbox: Sandbox
     env: dict[str, str]
+    state: str = ""  # the config's state block (the postgres backend's), "" for the default
+    pg: PgSchema | None = None
+
+    @property
+    def backend(self) -> str:
+        return "local" if self.pg is None else "postgres"
+
+    def _extra(self, extra: str) -> str:
+        """``extra`` config lines, after this workdir's state block (unless one is given)."""
+        given = textwrap.dedent(extra).strip()
+        if self.state and not re.search(r"^state:", given, re.M):
+            given = self.state + given
+        return given.strip() + "\n" if given.strip() else ""
+
+    def stored_bytes(self) -> bytes:
+        """Everything kept: every file, and this workdir's rows in PostgreSQL as text."""
+        rows = b""
+        if self.pg is not None:
+            tables = ("state_documents", "state_entries", "state_locks")
+            for table in tables:
+                found = self.pg.query(f"SELECT to_regclass('{self.pg.schema}.{table}')")
+                if found and found[0][0]:
+                    dump = self.pg.query(f"SELECT t::text FROM {self.pg.schema}.{table} t")
+                    rows += "\n".join(str(row[0]) for row in dump).encode()
+        return self.all_file_bytes() + rows
 
     def write(self, name: str, text: str) -> Path:
         target = self.path / name
@@ -66,9 +95,7 @@ class Workdir:
         """A one-group config against the sandbox; ``accounts`` is the sub_accounts list body."""
         body = textwrap.indent(textwrap.dedent(accounts).strip("\n"), " " * 6)
         header = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "minimax:\n"
+            "version: 1\n" + self._extra(extra) + "minimax:\n"
             "  cn-main:\n"
             f'    group_id: "{GROUP}"\n'
             "    api_key_env: MINIMAX_API_KEY\n"
@@ -85,9 +112,7 @@ class Workdir:
         """A one-team xAI config against the sandbox; ``None`` leaves the limit out."""
         limit = f'    spending_limit:\n      monthly_usd: "{monthly_usd}"\n' if monthly_usd else ""
         text = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "xai:\n"
+            "version: 1\n" + self._extra(extra) + "xai:\n"
             "  prod:\n"
             f'    team_id: "{SANDBOX_XAI_TEAM_ID}"\n'
             "    management_key_env: XAI_MANAGEMENT_KEY\n"
@@ -179,8 +204,65 @@ def sandbox() -> Iterator[Sandbox]:
 TEST_POLICY = replace(http.DEFAULT_POLICY, base_delay=0.01, max_delay=0.05)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server's DSN: ``RECONCILER_TEST_PG_DSN`` (``.ci/run`` starts one), else
+    a throwaway cluster of this test process, else a skip (a failure when ``CI`` is set)."""
+    given = os.environ.get(PG_DSN_ENV)
+    if given:
+        yield given
+        return
+    if pgcluster.find_bindir() is None:
+        reason = f"no PostgreSQL: set {PG_DSN_ENV}, or install it (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
+        pytest.skip(reason)
+    cluster = pgcluster.start()
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()
+
+
+@dataclass(frozen=True)
+class PgSchema:
+    """A schema of its own for one test, dropped after it: parallel tests share nothing."""
+
+    dsn: str
+    schema: str
+
+    def state_block(self, workspace: str = "default") -> str:
+        return (
+            "state:\n  backend: postgres\n  dsn_env: RECONCILER_PG_DSN\n"
+            f"  schema: {self.schema}\n  workspace: {workspace}\n"
+        )
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workdir:
+def pg(pg_server: str) -> Iterator[PgSchema]:
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield PgSchema(pg_server, schema)
+    PgSchema(pg_server, schema).query(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+BACKENDS = ("local", "postgres")
+
+
+@pytest.fixture
+def workdir(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Workdir:
+    """A user's repository; parametrized indirectly (``BACKENDS``), its state's backend."""
     monkeypatch.setattr(http, "DEFAULT_POLICY", TEST_POLICY)
     base_env = {
         k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SYSTEMROOT")
@@ -193,4 +275,9 @@ def workdir(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -
             "PYTHONIOENCODING": "utf-8",
         }
     )
+    backend = getattr(request, "param", "local")
+    if backend == "postgres":
+        pg: PgSchema = request.getfixturevalue("pg")
+        base_env["RECONCILER_PG_DSN"] = pg.dsn
+        return Workdir(tmp_path, sandbox, base_env, pg.state_block(), pg)
     return Workdir(tmp_path, sandbox, base_env)

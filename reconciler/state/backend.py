@@ -8,7 +8,8 @@ its sealed secrets there too). Commands read a document whole, replace it whole
 ``Commit`` whose ``wait()`` returns once the change is durable, outside that lock, so
 parallel changes can share one flush (the local backend's journal) or one transaction
 each (a database). A lock, shared for plans and exclusive for writers, names its holder
-and dies with its process. ``local.py`` (a file and its journal) implements it.
+and dies with its process. ``local.py`` (a file and its journal) and ``postgres.py``
+(tables and an advisory lock) implement it; ``factory.py`` picks one by ``state.backend``.
 """
 
 from __future__ import annotations
@@ -129,4 +130,16 @@ class StateBackend(Protocol):
 
     def sealed_secrets(self) -> DocumentStore:
         """Where this backend keeps the sealed secrets."""
+        ...
+
+    def state_store(self) -> DocumentStore:
+        """The state as a raw document, header fields and all (``state pull``/``push``)."""
+        ...
+
+    def missing_state(self) -> tuple[str, str] | None:
+        """None when a state is recorded; else where none was found, and what to check."""
+        ...
+
+    def owns_file(self, path: str) -> str | None:
+        """What ``path`` (a real path) is to this backend, if one of its files, else None."""
         ...
