@@ -34,8 +34,8 @@ def state_issues(doc: dict[str, Any], locations: Locations) -> list[ConfigIssue]
             for key in keys:
                 if other != backend and key in state and ("state", key) in locations:
                     message = (
-                        f"state.{key} is for the {other} backend; with backend: {backend} it "
-                        f"would do nothing. Remove it (or set backend: {other})"
+                        f"acts only with backend: {other}; with backend: {backend} it would do "
+                        f"nothing. Remove it (or set backend: {other})"
                     )
                     issues.append(issue_at(locations, ("state", key), message))
     return issues + _dsn_variable_issues(doc, state, locations)
@@ -47,14 +47,15 @@ def _dsn_variable_issues(
     declared = state.get("dsn_env")
     valid = isinstance(declared, str) and matches_definition("env_name", declared)
     dsn_env = declared if valid else DEFAULT_DSN_ENV
-    where = f"state.dsn_env at {locations[('state', 'dsn_env')]}" if valid else "by default"
+    where = f"at {locations[('state', 'dsn_env')]}" if valid else "by default"
     issues = []
     for provider in PROVIDERS:
         sections = doc.get(provider.section)
         for alias, body in sections.items() if isinstance(sections, dict) else ():
             if isinstance(body, dict) and body.get(provider.key_field) == dsn_env:
                 message = (
-                    f"{dsn_env} holds the state database's connection string ({where}), "
+                    f"{dsn_env} holds the state database's connection string (state.dsn_env, "
+                    f"{where}), "
                     f"password included: reconciler would send it to {provider.title}. Name "
                     f"the variable that holds the {provider.title} key"
                 )

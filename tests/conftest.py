@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.model import StateSettings
 from reconciler.providers import http
 from reconciler.sandbox import (
     SANDBOX_MINIMAX_API_KEY,
@@ -35,6 +36,8 @@ from reconciler.sandbox import (
     Sandbox,
 )
 from reconciler.secrets import generate_key
+from reconciler.state import LocalBackend, StateBackend
+from reconciler.state.factory import open_backend
 from reconciler.testing import pgcluster
 
 GROUP = SANDBOX_MINIMAX_GROUP_ID
@@ -72,6 +75,13 @@ class Workdir:
         if self.state and not re.search(r"^state:", given, re.M):
             given = self.state + given
         return given.strip() + "\n" if given.strip() else ""
+
+    def state_backend(self) -> StateBackend:
+        """The backend this workdir's config names (the default local file, or PostgreSQL)."""
+        if self.pg is None:
+            return LocalBackend(self.path / "state" / "reconciler.json")
+        settings = StateSettings(backend="postgres", schema=self.pg.schema)
+        return open_backend(settings, {"RECONCILER_PG_DSN": self.pg.dsn})
 
     def stored_bytes(self) -> bytes:
         """Everything kept: every file, and this workdir's rows in PostgreSQL as text."""

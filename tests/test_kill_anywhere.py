@@ -17,9 +17,11 @@ import signal
 import threading
 import time
 
+import pytest
+from conftest import BACKENDS
+
 from reconciler.sandbox import SANDBOX_MINIMAX_GROUP_ID
 from reconciler.secrets import SecretStore, load_key
-from reconciler.state import LocalBackend
 
 CREATES = 400
 KILLS = 20
@@ -30,6 +32,7 @@ def address(name: str) -> str:
     return f'minimax.cn-main.sub_account["{name}"]'
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_kill_9_at_20_random_moments_of_a_400_create_apply_loses_no_account(workdir):
     seed = random.randrange(1 << 30)
     chance = random.Random(seed)
@@ -48,7 +51,7 @@ def test_kill_9_at_20_random_moments_of_a_400_create_apply_loses_no_account(work
     accounts = workdir.sandbox.minimax_accounts(SANDBOX_MINIMAX_GROUP_ID)
     names = [account["account_name"] for account in accounts]
     assert len(names) == len(set(names)) == CREATES, f"seed {seed}: twins or missing accounts"
-    backend = LocalBackend(workdir.path / "state" / "reconciler.json")
+    backend = workdir.state_backend()
     state, store = backend.read(), SecretStore(backend.sealed_secrets(), key)
     reported = _failures(final.stdout)
     unaccounted = []
@@ -79,7 +82,7 @@ def _kill_at_a_random_moment(workdir, chance: random.Random) -> str:
     sent again (refused as duplicates when an earlier answer was lost).
     """
     before = _creates_received(workdir)
-    state = LocalBackend(workdir.path / "state" / "reconciler.json").read()
+    state = workdir.state_backend().read()
     todo = CREATES - sum(not record["pending"] for record in state.resources.values())
     target = chance.randint(1, todo) if todo and chance.random() > 0.15 else 0
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "16")
@@ -133,7 +136,7 @@ def _settle(workdir) -> None:
 
 def _whole_state_problem(workdir, key: bytes | None) -> str | None:
     """Why the state after a kill would not do: it must load, and sealed before done."""
-    backend = LocalBackend(workdir.path / "state" / "reconciler.json")
+    backend = workdir.state_backend()
     state = backend.read()
     store = SecretStore(backend.sealed_secrets(), key)
     for where, record in state.resources.items():

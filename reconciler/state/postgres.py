@@ -100,7 +100,7 @@ class PostgresBackend:
     def session(self) -> PgSession:
         """The one session both documents record into during an apply."""
         if self._session is None:
-            self._session = PgSession(self.db, self._end_session)
+            self._session = PgSession(self.db, self.schema, self._end_session)
         return self._session
 
     def _end_session(self) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from reconciler.errors import ReconcilerError, StateError
 from reconciler.state.backend import Commit, Snapshot
 from reconciler.state.postgres_document import DELETE_ENTRY, UPSERT_ENTRY, PgDocument
+from reconciler.state.postgres_tables import ensure
 
 if TYPE_CHECKING:
     import psycopg
@@ -76,7 +77,7 @@ class PgLog:
 class PgSession:
     """The queue and the transactions of one backend's documents while an apply runs."""
 
-    def __init__(self, db: Database, release: Callable[[], None]) -> None:
+    def __init__(self, db: Database, schema: str, release: Callable[[], None]) -> None:
         self.db = db
         self._release = release
         self._cond = threading.Condition()
@@ -91,6 +92,8 @@ class PgSession:
         if not db.holding():
             self._own = db.connect("apply")  # no lock held (tests, tools): a connection of its own
             db.hold(self._own)
+        with db.use("apply") as connection:
+            ensure(connection, schema)  # an apply on an empty database makes the tables
 
     def open(self, document: PgDocument, source: Callable[[], Snapshot]) -> PgLog:
         log = PgLog(self, document, source)
