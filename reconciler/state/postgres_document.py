@@ -39,6 +39,11 @@ _UPDATE_HEADER = (
     "UPDATE {schema}.state_documents SET fields = coalesce(%s, fields), serial = %s, "
     "updated_at = now() WHERE workspace = %s AND document = %s"
 )
+_ADVANCE_HEADER = (
+    "UPDATE {schema}.state_documents SET fields = coalesce(%s, fields), serial = %s, "
+    "updated_at = now() WHERE workspace = %s AND document = %s AND serial = %s AND "
+    "(fields ->> %s) IS NOT DISTINCT FROM %s"
+)
 _INSERT_HEADER = (
     "INSERT INTO {schema}.state_documents (workspace, document, fields, serial) "
     "VALUES (%s, %s, %s, %s)"
@@ -144,6 +149,36 @@ class PgDocument:
             connection.execute(insert, (*self._key(), dumped or Json({}), serial))
         else:
             connection.execute(self.sql(_UPDATE_HEADER), (dumped, serial, *self._key()))
+
+    def advance(
+        self, connection: psycopg.Connection[Any], serial: int, fields: dict[str, Any] | None
+    ) -> psycopg.Cursor[Any]:
+        """Move the header to ``serial`` (and ``fields``) only if it is still what was seen:
+        one statement, whose row count (1, or 0 for a stale writer) is read after the
+        pipeline's sync. ``stale()`` then says what moved."""
+        from psycopg.types.json import Json
+
+        dumped = Json(fields) if fields is not None else None
+        if self.seen is None:
+            return connection.execute(
+                self.sql(_INSERT_HEADER + " ON CONFLICT DO NOTHING"),
+                (*self._key(), dumped or Json({}), serial),
+            )
+        return connection.execute(
+            self.sql(_ADVANCE_HEADER),
+            (dumped, serial, *self._key(), self.seen[0], self.layout.identity, self.seen[1]),
+        )
+
+    def stale(self, connection: psycopg.Connection[Any]) -> str:
+        """Why a write was refused: what the header holds now, against what was seen."""
+        row = connection.execute(self.sql(_HEADER), self._key()).fetchone()
+        stored: Seen = None
+        if row is not None:
+            stored = (
+                row[1],
+                (row[0] if isinstance(row[0], dict) else {}).get(self.layout.identity),
+            )
+        return self._stale(stored)
 
     def _stale(self, stored: Seen) -> str:
         identity = self.layout.identity

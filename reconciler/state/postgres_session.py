@@ -141,31 +141,33 @@ class PgSession:
             self._cond.notify_all()
 
     def _commit(self, batch: list[_Change]) -> None:
-        """One transaction: each document's header checked and moved, then its entries."""
-        from psycopg.types.json import Json
-
+        """One transaction, its statements in one round trip: each document's header moved
+        on if it is still what this process wrote last, then every changed entry."""
         last: dict[PgDocument, int] = {}
         values: dict[tuple[PgDocument, str], Any] = {}
         for change in batch:
             last[change.document] = change.serial
             values[change.document, change.key] = change.value
         logs = {log.document: log for log in self._logs}
-        with self.db.use("apply") as connection, connection.transaction():
-            for document, serial in last.items():
-                log = logs[document]
-                document.claim(connection, serial, log.fields if log.first else None)
-            upserts = [
-                (d.workspace, d.layout.doc, key, Json(value))
-                for (d, key), value in values.items()
-                if value is not None
-            ]
-            deletes = [
-                (d.workspace, d.layout.doc, key) for (d, key), v in values.items() if v is None
-            ]
-            with connection.cursor() as cursor:
-                for sql, rows in ((UPSERT_ENTRY, upserts), (DELETE_ENTRY, deletes)):
-                    if rows:
-                        cursor.executemany(next(iter(last)).sql(sql), rows)
+        with self.db.use("apply") as connection:
+            try:
+                with connection.transaction(), connection.pipeline() as pipeline:
+                    claims = [
+                        (
+                            d,
+                            d.advance(
+                                connection, serial, logs[d].fields if logs[d].first else None
+                            ),
+                        )
+                        for d, serial in last.items()
+                    ]
+                    _write_entries(connection, values)
+                    pipeline.sync()
+                    for document, claim in claims:
+                        if claim.rowcount != 1:
+                            raise _Stale(document)
+            except _Stale as stale:
+                raise stale.document.layout.error(stale.document.stale(connection)) from None
         for document, serial in last.items():
             logs[document].first = False
             document.seen = (serial, logs[document].fields.get(document.layout.identity))
@@ -201,3 +203,27 @@ class PgSession:
         if self._own is not None:
             self.db.hold(None)
             self._own.close()
+
+
+class _Stale(Exception):
+    """A document's header was not what this process wrote last: the transaction is undone."""
+
+    def __init__(self, document: PgDocument) -> None:
+        self.document = document
+
+
+def _write_entries(
+    connection: psycopg.Connection[Any], values: dict[tuple[PgDocument, str], Any]
+) -> None:
+    """Each changed address set to its last value in the batch (None: removed)."""
+    from psycopg.types.json import Json
+
+    upserts = [
+        (d.workspace, d.layout.doc, key, Json(v)) for (d, key), v in values.items() if v is not None
+    ]
+    deletes = [(d.workspace, d.layout.doc, key) for (d, key), v in values.items() if v is None]
+    documents = [d for d, _ in values]
+    with connection.cursor() as cursor:
+        for sql, rows in ((UPSERT_ENTRY, upserts), (DELETE_ENTRY, deletes)):
+            if rows:
+                cursor.executemany(documents[0].sql(sql), rows)

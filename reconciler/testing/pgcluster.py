@@ -7,7 +7,8 @@ removes it all. PostgreSQL refuses to run as root, so as root the server runs as
 library only: ``.ci/run`` starts the cluster with the system's ``python3`` before the
 virtual environment exists (``python3 -m reconciler.testing.pgcluster start``), and the
 ``pg_dsn`` fixture of ``tests/conftest.py`` starts one the same way when no server is
-given. Durability is off (``fsync=off``): nothing here outlives the run.
+given. For tests durability is off (``fsync=off``): nothing here outlives the run; the
+benchmark asks for a durable one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from pathlib import Path
 
 ROLE = "reconciler"
 DATABASE = "postgres"
-_SETTINGS = ("fsync=off", "full_page_writes=off", "max_connections=300")
+_SETTINGS = ("max_connections=300",)
+_FAST = ("fsync=off", "full_page_writes=off")  # for tests: nothing outlives the run
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,12 @@ def find_bindir() -> Path | None:
     return Path(versions[-1]).parent if versions else None
 
 
-def start(bindir: Path | None = None) -> Cluster:
-    """Start a new cluster; ``RuntimeError`` with the server's own words when it cannot."""
+def start(bindir: Path | None = None, *, durable: bool = False) -> Cluster:
+    """Start a new cluster; ``RuntimeError`` with the server's own words when it cannot.
+
+    ``durable`` keeps PostgreSQL's defaults (every commit flushed to disk), as the
+    benchmark needs; tests run without.
+    """
     bindir = bindir or find_bindir()
     if bindir is None:
         raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
@@ -97,7 +103,7 @@ def start(bindir: Path | None = None) -> Cluster:
         )
         options = " ".join(
             [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {directory}"]
-            + [f"-c {setting}" for setting in _SETTINGS]
+            + [f"-c {setting}" for setting in _SETTINGS + (() if durable else _FAST)]
         )
         log = directory / "server.log"
         _run(
