@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -119,3 +120,23 @@ def test_a_second_apply_waits_for_the_first_with_lock_timeout(workdir):
             first.kill()
         first.communicate()
     assert len(workdir.accounts()) == 1
+
+
+@pytest.mark.parametrize("workdir", ["postgres"], indirect=True)
+def test_the_secrets_command_never_inherits_the_state_databases_dsn(workdir):
+    sink = workdir.path / "sink.py"
+    dumped = workdir.path / "env.json"
+    sink.write_text(
+        "import json, os, sys\nsys.stdin.read()\n"
+        f"open({str(dumped)!r}, 'w').write(json.dumps(dict(os.environ)))\n"
+    )
+    state = workdir.pg.state_block().replace("RECONCILER_PG_DSN", "TEAM_PG_DSN")
+    extra = f"{state}secrets:\n  command: '{sys.executable} {sink}'"
+    workdir.config("- name: a\n", extra=extra)
+
+    applied = workdir.run("apply", "--auto-approve", env={"TEAM_PG_DSN": workdir.pg.dsn})
+
+    assert applied.code == 0, applied.output
+    inherited = json.loads(dumped.read_text())
+    assert "TEAM_PG_DSN" not in inherited and "RECONCILER_PG_DSN" not in inherited
+    assert workdir.pg.dsn not in dumped.read_text()

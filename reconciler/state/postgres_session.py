@@ -173,13 +173,18 @@ class PgSession:
             document.seen = (serial, logs[document].fields.get(document.layout.identity))
 
     def close(self, log: PgLog) -> str | None:
-        """Commit what is queued; the last log to close ends the session."""
+        """Commit what is queued; the last log to close ends the session.
+
+        A session broken earlier returns no problem: every change it could not record
+        failed with that reason already, and what was committed is in the database.
+        """
         problem = None
         with self._cond:
-            last = self._appended
+            last, broken = self._appended, self._broken is not None
         try:
-            self.wait(last)
-            self._store_fields(log)
+            if not broken:
+                self.wait(last)
+                self._store_fields(log)
         except ReconcilerError as exc:
             problem = str(exc)
         self._closed.append(log)
