@@ -6,7 +6,8 @@ apply. After every kill the state and the secrets store must load, and every acc
 state records as created must have its secret sealed for that same account. The last
 apply runs to its end; then every account that exists at the provider is either recorded
 with its secret, or named in that apply's output with a way to recover it, and no name
-exists twice. The seed is in the failure message, to replay a failing run.
+exists twice. The seed is in the failure message, to replay a failing run. It runs with
+the state in the local file and in PostgreSQL.
 """
 
 from __future__ import annotations

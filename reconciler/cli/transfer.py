@@ -72,9 +72,10 @@ def state_push(file: str, force: bool, config_paths: Sequence[str], lock_timeout
         state = backend.state_store().read()
         secrets = backend.sealed_secrets().read()
         target = None if state is None else Transfer(state, secrets)
-        if target == pushed:
+        if target is not None and target == pushed:
+            serial = target.state["serial"]
             err(
-                f"{backend.describe()} holds this state already (serial {state and state['serial']})."
+                f"{backend.describe()} holds this state already (serial {serial}); nothing to push."
             )
             return 0
         problem = refusal(pushed, target, backend.describe(), store_key_check(key))
