@@ -3,9 +3,9 @@
 A document is a row of ``state_documents`` (its header fields, in order, and its serial)
 and one row of ``state_entries`` per address. Reading takes both in one snapshot
 (``REPEATABLE READ``), so a reader without a lock never sees half a change. Every write
-checks the serial and identity (lineage, key check) this process last read or wrote,
-under the header row's lock (``SELECT ... FOR UPDATE``): a writer whose copy is stale is
-refused, naming both serials, and writes nothing. During an apply the documents of a
+moves the header on with one conditional ``UPDATE``: only if it still holds the serial and
+identity (lineage, key check) this process last read or wrote. A writer whose copy is
+stale is refused, naming both serials, and its transaction writes nothing. During an apply the documents of a
 backend share one ``PgSession``: changes queue in memory under the recorder's lock, and
 whoever then waits becomes the leader and commits everything queued in one transaction
 (group commit, like the local journal's shared flush; ``postgres_session.py``).
@@ -31,13 +31,8 @@ Seen = tuple[int, Any] | None  # (serial, identity) as last read or written; Non
 _HEADER = (
     "SELECT fields, serial FROM {schema}.state_documents WHERE workspace = %s AND document = %s"
 )
-_HEADER_FOR_UPDATE = _HEADER + " FOR UPDATE"
 _ENTRIES = (
     "SELECT address, value FROM {schema}.state_entries WHERE workspace = %s AND document = %s"
-)
-_UPDATE_HEADER = (
-    "UPDATE {schema}.state_documents SET fields = coalesce(%s, fields), serial = %s, "
-    "updated_at = now() WHERE workspace = %s AND document = %s"
 )
 _ADVANCE_HEADER = (
     "UPDATE {schema}.state_documents SET fields = coalesce(%s, fields), serial = %s, "
@@ -132,23 +127,10 @@ class PgDocument:
     def claim(
         self, connection: psycopg.Connection[Any], serial: int, fields: dict[str, Any] | None
     ) -> None:
-        """In a transaction: check the stored header is what was seen, then set ``serial``
-        (and ``fields``, unless None); the layout's error when another writer moved it."""
-        from psycopg.types.json import Json
-
-        row = connection.execute(self.sql(_HEADER_FOR_UPDATE), self._key()).fetchone()
-        stored: Seen = None
-        if row is not None:
-            header = row[0] if isinstance(row[0], dict) else {}
-            stored = (row[1], header.get(self.layout.identity))
-        if stored != self.seen:
-            raise self.layout.error(self._stale(stored))
-        dumped = Json(fields) if fields is not None else None
-        if row is None:
-            insert = self.sql(_INSERT_HEADER)
-            connection.execute(insert, (*self._key(), dumped or Json({}), serial))
-        else:
-            connection.execute(self.sql(_UPDATE_HEADER), (dumped, serial, *self._key()))
+        """In a transaction: move the header on (``advance``), or raise the layout's error
+        naming what another writer left there (the transaction is then rolled back)."""
+        if self.advance(connection, serial, fields).rowcount != 1:
+            raise self.layout.error(self.stale(connection))
 
     def advance(
         self, connection: psycopg.Connection[Any], serial: int, fields: dict[str, Any] | None
@@ -174,10 +156,8 @@ class PgDocument:
         row = connection.execute(self.sql(_HEADER), self._key()).fetchone()
         stored: Seen = None
         if row is not None:
-            stored = (
-                row[1],
-                (row[0] if isinstance(row[0], dict) else {}).get(self.layout.identity),
-            )
+            header = row[0] if isinstance(row[0], dict) else {}
+            stored = (row[1], header.get(self.layout.identity))
         return self._stale(stored)
 
     def _stale(self, stored: Seen) -> str:

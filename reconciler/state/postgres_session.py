@@ -92,8 +92,12 @@ class PgSession:
         if not db.holding():
             self._own = db.connect("apply")  # no lock held (tests, tools): a connection of its own
             db.hold(self._own)
-        with db.use("apply") as connection:
-            ensure(connection, schema)  # an apply on an empty database makes the tables
+        try:
+            with db.use("apply") as connection:
+                ensure(connection, schema)  # an apply on an empty database makes the tables
+        except BaseException:
+            self._end()
+            raise
 
     def open(self, document: PgDocument, source: Callable[[], Snapshot]) -> PgLog:
         log = PgLog(self, document, source)
@@ -124,17 +128,22 @@ class PgSession:
             self._lead(batch, upto)
 
     def _lead(self, batch: list[_Change], upto: int) -> None:
+        """Commit ``batch``; a failure (or an interrupt) breaks the session for every waiter."""
         try:
-            self._commit(batch)
-        except ReconcilerError as exc:
+            if batch:
+                self._commit(batch)
+        except BaseException as exc:
+            where = batch[0].document.describe()
             with self._cond:
                 self._broken = (
-                    f"cannot record in {batch[0].document.describe()}: {exc}. Nothing is "
+                    f"cannot record in {where}: {exc or type(exc).__name__}. Nothing is "
                     "recorded from here on (was the lock released with force-unlock, or the "
                     "database restarted?)"
                 )
                 self._leading = False
                 self._cond.notify_all()
+            if not isinstance(exc, ReconcilerError):
+                raise
             return
         with self._cond:
             self._committed, self._leading = upto, False
