@@ -76,7 +76,7 @@ def test_a_writer_holding_an_old_serial_is_refused_and_writes_nothing(pg):
     current.put(record("ci-bot"))
     fast.write(current)
     stale.put(record("other", "1766027179931476046"))
-    with pytest.raises(StateError, match=r"now at serial 1, but this command read none there"):
+    with pytest.raises(StateError, match=r"now at serial 1, but this command found none"):
         slow.write(stale)
     assert set(backend(pg).read().resources) == {record("ci-bot").address}
     current.remove(record("ci-bot").address)

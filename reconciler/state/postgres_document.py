@@ -168,10 +168,10 @@ class PgDocument:
             now = f"now holds another {identity} ({stored[1]}, not {self.seen[1]})"
         else:
             now = f"is now at serial {stored[0]}"
-        read = f"serial {self.seen[0]}" if self.seen is not None else "none there"
+        read = f"read serial {self.seen[0]}" if self.seen is not None else "found none"
         return (
-            f"{self.describe()} {now}, but this command read {read}: another command wrote "
-            "it meanwhile. Nothing was written; run this command again"
+            f"{self.describe()} {now}, but this command {read}: another command wrote it "
+            "meanwhile. Nothing was written; run this command again"
         )
 
     def open_session(self, identity: Any, source: Callable[[], Snapshot]) -> PgLog:
