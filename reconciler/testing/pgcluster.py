@@ -75,7 +75,8 @@ def start(bindir: Path | None = None, *, durable: bool = False) -> Cluster:
     if bindir is None:
         raise RuntimeError("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
     user = _server_user()
-    directory = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
+    # The server's user must reach it: a private TMPDIR of root's would not do.
+    directory = Path(tempfile.mkdtemp(prefix="reconciler-pg-", dir="/tmp" if user else None))
     password = secrets.token_hex(12)
     (directory / "pw").write_text(password + "\n", encoding="utf-8")
     if user is not None:
