@@ -85,50 +85,32 @@ def start(bindir: Path | None = None, *, durable: bool = False) -> Cluster:
         os.chown(directory / "pw", entry.pw_uid, entry.pw_gid)
     cluster = Cluster(directory, bindir, "", user)
     port = _free_port()
+    settings = _SETTINGS + (() if durable else _FAST)
     try:
-        _run(
-            user,
-            [
-                str(bindir / "initdb"),
-                "-D",
-                str(cluster.data),
-                "-U",
-                ROLE,
-                "-A",
-                "scram-sha-256",
-                f"--pwfile={directory / 'pw'}",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-        )
-        options = " ".join(
-            [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {directory}"]
-            + [f"-c {setting}" for setting in _SETTINGS + (() if durable else _FAST)]
-        )
-        log = directory / "server.log"
-        _run(
-            user,
-            [
-                str(bindir / "pg_ctl"),
-                "start",
-                "-w",
-                "-t",
-                "60",
-                "-D",
-                str(cluster.data),
-                "-l",
-                str(log),
-                "-o",
-                options,
-            ],
-        )
+        _initdb(cluster, directory / "pw")
+        _run(user, _pg_ctl_start(cluster, port, settings))
     except RuntimeError:
         cluster.stop()
         raise
     (directory / "pw").unlink()
     dsn = f"postgresql://{ROLE}:{password}@127.0.0.1:{port}/{DATABASE}"
     return Cluster(directory, bindir, dsn, user)
+
+
+def _initdb(cluster: Cluster, password_file: Path) -> None:
+    """A new data directory whose one role, ``ROLE``, signs in with the password given."""
+    initdb = [str(cluster.bindir / "initdb"), "-D", str(cluster.data), "-U", ROLE]
+    initdb += ["-A", "scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8", "--no-sync"]
+    _run(cluster.user, initdb)
+
+
+def _pg_ctl_start(cluster: Cluster, port: int, settings: tuple[str, ...]) -> list[str]:
+    """``pg_ctl start`` on 127.0.0.1:``port``, its socket and log in the cluster's directory."""
+    options = [f"-p {port}", "-c listen_addresses=127.0.0.1", f"-k {cluster.directory}"]
+    options += [f"-c {setting}" for setting in settings]
+    log = cluster.directory / "server.log"
+    pg_ctl = [str(cluster.bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(cluster.data)]
+    return [*pg_ctl, "-l", str(log), "-o", " ".join(options)]
 
 
 def _server_user() -> str | None:
