@@ -140,3 +140,45 @@ def test_the_secrets_command_never_inherits_the_state_databases_dsn(workdir):
     inherited = json.loads(dumped.read_text())
     assert "TEAM_PG_DSN" not in inherited and "RECONCILER_PG_DSN" not in inherited
     assert workdir.pg.dsn not in dumped.read_text()
+
+
+@pytest.mark.parametrize("workdir", ["postgres"], indirect=True)
+def test_after_force_unlock_the_old_holder_can_record_nothing(workdir):
+    workdir.config("- name: slow\n")
+    workdir.sandbox.add_fault(
+        method="POST", path="/v1/sub_account", kind="latency", delay=1.5, times=1
+    )
+    holder = workdir.start("apply", "--auto-approve")
+    try:
+        deadline = time.monotonic() + 15
+        while not any(r["method"] == "POST" for r in workdir.sandbox.requests):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        blocked = workdir.run("plan")
+        assert blocked.code == 1 and f"pid {holder.pid}, apply" in blocked.stderr
+        lock_id = blocked.stderr.split("force-unlock ")[1].split()[0]
+        released = workdir.run("force-unlock", lock_id)
+        assert released.code == 0 and "Released the lock" in released.stderr
+        before = json.loads(workdir.run("state", "pull").stdout)["state"]
+        out, errors = holder.communicate(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.communicate()
+    assert holder.returncode == 1
+    assert "the state could not be written (cannot record in" in out
+    assert "force-unlock" in out and "import it with subject_id" in out
+    assert "Traceback" not in out + errors
+    after = json.loads(workdir.run("state", "pull").stdout)["state"]
+    assert after == before  # the old holder wrote nothing once its lock was taken away
+    assert len(workdir.accounts()) == 1
+
+
+@pytest.mark.parametrize("workdir", ["postgres"], indirect=True)
+def test_money_commands_read_the_state_in_postgresql(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    checked = workdir.run("check")
+    assert checked.code == 0, checked.output
+    usage = workdir.run("usage", "--format", "json")
+    assert usage.code == 0, usage.output
