@@ -10,8 +10,8 @@ key is needed, nothing is decrypted):
 
 Pushing checks the document as reading a state would (every record read by its kind),
 then refuses what would lose work, unless ``--force``: a target holding another lineage,
-a newer serial, or the same serial with other content; and secrets sealed with another
-key than the one in the environment. The lineage and serial are kept, so a pull after a
+a newer serial, the same serial with other content, or sealed secrets with no state; and
+secrets sealed with another key than the one in the environment. The lineage and serial are kept, so a pull after a
 push gives the same document back; a forced push over the same lineage goes one serial
 past the target's instead, so no saved plan made against the state it replaced applies.
 """
@@ -81,11 +81,25 @@ def parse(raw: bytes, where: str) -> Transfer:
 
 
 def refusal(
-    pushed: Transfer, target: Transfer | None, where: str, key_check: str | None
+    pushed: Transfer,
+    target: Transfer | None,
+    where: str,
+    key_check: str | None,
+    secrets_alone: dict[str, Any] | None = None,
 ) -> str | None:
-    """Why pushing ``pushed`` over ``target`` would lose work, if it would (``--force``)."""
+    """Why pushing ``pushed`` over ``target`` would lose work, if it would (``--force``).
+
+    ``secrets_alone`` is a sealed-secrets document the target holds without a state: its
+    tokens may be the only copy there is.
+    """
     key_problem = _key_refusal(pushed, key_check)
     if target is None:
+        held = (secrets_alone or {}).get("secrets") or {}
+        if held and pushed.secrets != secrets_alone:
+            return (
+                f"{where} holds no state but sealed secrets of {len(held)} address(es), "
+                "which pushing would replace"
+            )
         return key_problem
     ours, theirs = pushed.state, target.state
     if ours["lineage"] != theirs["lineage"]:

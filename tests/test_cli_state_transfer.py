@@ -140,3 +140,27 @@ def _fresh_state(workdir) -> str:
     if workdir.pg is None:
         return "state:\n  path: fresh/reconciler.json\n"
     return workdir.pg.state_block("fresh")
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_push_never_replaces_sealed_secrets_that_have_no_state_beside_them_unless_forced(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    mine = json.loads(workdir.run("state", "pull").stdout)
+    mine["state"]["lineage"] = "00000000-0000-4000-8000-000000000000"
+    mine["state"]["resources"] = {}
+    mine["secrets"]["secrets"] = {}
+    (workdir.path / "empty.json").write_text(json.dumps(mine))
+    if workdir.pg is None:
+        (workdir.path / "state" / "reconciler.json").unlink()
+    else:
+        schema = workdir.pg.schema
+        workdir.pg.query(f"DELETE FROM {schema}.state_documents WHERE document = 'state'")
+
+    refused = workdir.run("state", "push", "empty.json")
+    assert refused.code == 1
+    assert "holds no state but sealed secrets of 1 address(es)" in refused.stderr
+    token = workdir.accounts()["ci-bot"]["token"]
+    assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == token
+    assert workdir.run("state", "push", "empty.json", "--force").code == 0
+    assert workdir.run("secrets", "show", CI_BOT).code == 1

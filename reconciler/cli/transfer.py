@@ -78,7 +78,8 @@ def state_push(file: str, force: bool, config_paths: Sequence[str], lock_timeout
                 f"{backend.describe()} holds this state already (serial {serial}); nothing to push."
             )
             return 0
-        problem = refusal(pushed, target, backend.describe(), store_key_check(key))
+        alone = secrets if target is None else None
+        problem = refusal(pushed, target, backend.describe(), store_key_check(key), alone)
         if problem and not force:
             raise StateError(f"{problem}. Nothing was pushed; --force pushes it all the same.")
         serial = push(backend, pushed, target)
