@@ -204,6 +204,9 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(days=amount) if text.endswith("d") else timedelta(hours=amount)
 
 
+_STATE_KEYS = ("backend", "dsn_env", "schema", "workspace")  # path is resolved apart
+
+
 def _state_path(
     doc: dict[str, Any], locations: Locations, default_dir: str | None, environ: Mapping[str, str]
 ) -> str:
@@ -236,7 +239,11 @@ def _build(
         files=tuple(files),
         file_digests={file: digests[file] for file in files},
         digest=config_digest(doc),
-        state=StateSettings(state.get("backend", defaults_state.backend), state_path),
+        state=replace(
+            defaults_state,
+            **{k: v for k, v in state.items() if k in _STATE_KEYS},
+            path=state_path,
+        ),
         safety=SafetySettings(
             Decimal(str(safety.get("max_delete_percent", defaults_safety.max_delete_percent))),
             safety.get("min_managed", defaults_safety.min_managed),

@@ -23,6 +23,7 @@ from reconciler.credential_rules import credential_issues
 from reconciler.echo import fits, shown_name, shown_value
 from reconciler.errors import ConfigIssue
 from reconciler.names import RefusedCharacter, identity, refused_characters
+from reconciler.state_rules import state_issues
 from reconciler.yamlsource import Location, Locations, Path, issue_at
 
 # What identifies a provider account in each section: the same value twice is one account.
@@ -39,6 +40,7 @@ def rule_issues(
         *_accounts_declared_twice(doc, locations),
         *_state_path_issues(doc, locations, environ),
         *credential_issues(doc, locations, environ),
+        *state_issues(doc, locations),
     ]
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STATE_PATH = "state/reconciler.json"
 DEFAULT_KEY_ENV = "RECONCILER_SECRET_KEY"
+DEFAULT_DSN_ENV = "RECONCILER_PG_DSN"
 DEFAULT_MINIMAX_URL = "https://api.minimax.chat"
 DEFAULT_XAI_URL = "https://management-api.x.ai"
 DEFAULT_USEAPI_URL = "https://api.useapi.net"
@@ -132,8 +133,13 @@ class UseapiAccount:
 
 @dataclass(frozen=True)
 class StateSettings:
+    """Where the state lives: ``local`` (``path``) or ``postgres`` (the other three)."""
+
     backend: str = "local"
     path: str = DEFAULT_STATE_PATH
+    dsn_env: str = DEFAULT_DSN_ENV  # postgres: the env variable holding the DSN
+    schema: str = "reconciler"  # postgres: the schema holding reconciler's tables
+    workspace: str = "default"  # postgres: one state among several in those tables
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,11 @@ class SecretStore:
         return Snapshot(fields, self._serial, dict(self._entries))
 
 
+def store_key_check(key: bytes | None) -> str | None:
+    """The key check a store sealed with ``key`` records (None without a key)."""
+    return None if key is None else _check_of(key)
+
+
 def _check_of(key: bytes) -> str:
     """What the store records to recognise its key: 16 hex of an HMAC of a fixed label."""
     return hmac.new(key, _KEY_CHECK_LABEL, hashlib.sha256).hexdigest()[:16]

@@ -26,8 +26,7 @@ from reconciler.refresh import Live, refresh
 from reconciler.resources import kind_of, required_env
 from reconciler.saved_plan import relative_files
 from reconciler.secrets import SecretStore, load_key
-from reconciler.state import LocalBackend, StateDocument
-from reconciler.state.sealed import secrets_path
+from reconciler.state import StateBackend, StateDocument
 from reconciler.targets import in_scope
 
 if TYPE_CHECKING:
@@ -74,22 +73,21 @@ class Workspace:
         return self.desired
 
     @cached_property
-    def backend(self) -> LocalBackend:
-        """One backend per command: the state and the sealed secrets share its journal."""
-        return LocalBackend(self.state_settings.path)
+    def backend(self) -> StateBackend:
+        """One backend per command (``state.backend``): the state and the sealed secrets."""
+        from reconciler.state.factory import open_backend
+
+        return open_backend(self.state_settings, self.environ)
 
     def refuse_to_overwrite(self, path: str) -> None:
         """``plan --out PATH`` must never write over a file reconciler keeps: the state, its
         lock or journal, the secrets store, or a config file it just read."""
         target = os.path.realpath(path)
-        state = self.backend.path
-        kept = {os.path.realpath(file) for file in (self.desired.files if self.desired else ())}
-        kept.update(os.path.realpath(p) for p in (state, secrets_path(state)))
-        family = (os.path.realpath(state.parent), state.name, secrets_path(state).name)
-        directory, name = os.path.split(target)
-        if target in kept or (directory == family[0] and name.startswith(family[1:])):
+        configs = {os.path.realpath(file) for file in (self.desired.files if self.desired else ())}
+        what = "a file" if target in configs else self.backend.owns_file(target)
+        if what is not None:
             raise PlanError(
-                f"--out {path} would write over {_what(target, kept)} that reconciler keeps; "
+                f"--out {path} would write over {what} that reconciler keeps; "
                 "save the plan elsewhere (like plan.json). Nothing was planned."
             )
 
@@ -119,8 +117,9 @@ class Workspace:
         return self._store
 
     def workspace(self) -> str | None:
-        """Who applies the state: the config's place from the state's directory."""
-        if self.desired is None:
+        """Who applies a local state: the config's place from the state's directory. A
+        PostgreSQL state has no directory; its ``state.workspace`` names it outright."""
+        if self.desired is None or self.state_settings.backend != "local":
             return None
         return workspace_of(self.desired.files, self.state_settings.path)
 
@@ -180,14 +179,16 @@ class Workspace:
         return relative_files(self.config, self.directory)
 
     def _state_warnings(self, plan: Plan) -> list[str]:
-        path = self.backend.path
         creates = plan.summary()[Action.CREATE.value]
-        if path.exists() or not creates:  # nothing is created: nothing could be twinned
+        if not creates:  # nothing is created: nothing could be twinned
             return []
+        missing = self.backend.missing_state()
+        if missing is None:
+            return []
+        where, advice = missing
         return [
-            f"no state file at {path.resolve()}: this plan assumes nothing exists yet "
-            f"({creates} to create). If reconciler already manages these accounts, point "
-            "state.path at their state (a relative path starts at the file that sets it)"
+            f"{where}: this plan assumes nothing exists yet ({creates} to create). If "
+            f"reconciler already manages these accounts, {advice}"
         ]
 
     def _secrets_warnings(self, plan: Plan) -> list[str]:
@@ -262,12 +263,5 @@ class Workspace:
         finally:
             providers.close()
         for problem in recorder.problems:
-            report(
-                f"Warning: {problem}. Every change is kept in its journal beside it; the "
-                "next command reads it, and the next apply folds it in."
-            )
+            report(f"Warning: {problem}.")
         return receipt
-
-
-def _what(target: str, kept: set[str]) -> str:
-    return "a file" if target in kept else "a file beside the state"

@@ -11,6 +11,8 @@ injects a ``RetryPolicy``); a ``Retry-After`` is still honoured as the sandbox s
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,10 +21,14 @@ import pytest
 
 from reconciler.providers import http
 from reconciler.sandbox import Sandbox
+from reconciler.testing import pgcluster
 from reconciler.testing.cli import Result, run_in_process
-from reconciler.testing.workdir import GROUP, Workdir, sandbox_env
+from reconciler.testing.workdir import GROUP, PgSchema, Workdir, sandbox_env
 
-__all__ = ["GROUP", "Result", "Workdir", "run_in_process"]
+__all__ = ["BACKENDS", "GROUP", "PgSchema", "Result", "Workdir", "run_in_process"]
+
+PG_DSN_ENV = "RECONCILER_TEST_PG_DSN"  # a server for the PostgreSQL tests (.ci/run sets it)
+BACKENDS = ("local", "postgres")
 
 
 @pytest.fixture
@@ -35,7 +41,45 @@ def sandbox() -> Iterator[Sandbox]:
 TEST_POLICY = replace(http.DEFAULT_POLICY, base_delay=0.01, max_delay=0.05)
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A PostgreSQL server's DSN: ``RECONCILER_TEST_PG_DSN`` (``.ci/run`` starts one), else
+    a throwaway cluster of this test process, else a skip (a failure when ``CI`` is set)."""
+    given = os.environ.get(PG_DSN_ENV)
+    if given:
+        yield given
+        return
+    if pgcluster.find_bindir() is None:
+        reason = f"no PostgreSQL: set {PG_DSN_ENV}, or install it (apt-get install postgresql)"
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL tests must run in CI: {reason}")
+        pytest.skip(reason)
+    cluster = pgcluster.start()
+    try:
+        yield cluster.dsn
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-def workdir(tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Workdir:
+def pg(pg_server: str) -> Iterator[PgSchema]:
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield PgSchema(pg_server, schema)
+    PgSchema(pg_server, schema).query(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture
+def workdir(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Workdir:
+    """A user's repository; parametrized indirectly (``BACKENDS``), its state's backend."""
     monkeypatch.setattr(http, "DEFAULT_POLICY", TEST_POLICY)
-    return Workdir(tmp_path, sandbox, sandbox_env())
+    env = sandbox_env()
+    if getattr(request, "param", "local") == "postgres":
+        pg: PgSchema = request.getfixturevalue("pg")
+        env["RECONCILER_PG_DSN"] = pg.dsn
+        return Workdir(tmp_path, sandbox, env, pg.state_block(), pg)
+    return Workdir(tmp_path, sandbox, env)

@@ -1,14 +1,22 @@
-"""End to end: the real CLI against the sandbox, create -> change -> delete, over loopback HTTP."""
+"""End to end: the real CLI against the sandbox, create -> change -> delete, over loopback HTTP.
+
+Every test runs on both state backends: the local file and PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
+from urllib.parse import urlsplit
 
 import jsonschema
+import pytest
+from conftest import BACKENDS
 
 from reconciler.schema import load_schema
+
+pytestmark = pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 
 THREE = """
 - name: ci-bot
@@ -116,20 +124,27 @@ def test_no_token_or_password_reaches_any_output_or_plaintext_file(workdir):
     secrets = [a["token"] for a in workdir.accounts().values()]
     secrets += [a["password"] for a in workdir.accounts().values()]
     secrets.append(workdir.env["MINIMAX_API_KEY"])
+    if workdir.pg is not None:
+        dsn = workdir.env["RECONCILER_PG_DSN"]
+        secrets += [dsn, urlsplit(dsn).password]
     text = "".join(r.output for r in outputs)
-    files = workdir.all_file_bytes()
+    stored = workdir.stored_bytes()
     for secret in secrets:
         assert secret not in text
-        assert secret.encode() not in files
+        assert secret.encode() not in stored
 
 
-def test_state_and_secrets_files_are_private(workdir):
+def test_state_and_secrets_are_recorded_privately(workdir):
     workdir.config(THREE)
     assert workdir.run("apply", "--auto-approve").code == 0
-    for name in ("reconciler.json", "reconciler.secrets.json"):
-        mode = stat.S_IMODE(os.stat(workdir.path / "state" / name).st_mode)
-        assert mode == 0o600, name
-    state = json.loads((workdir.path / "state" / "reconciler.json").read_text())
+    if workdir.backend == "local":
+        for name in ("reconciler.json", "reconciler.secrets.json"):
+            mode = stat.S_IMODE(os.stat(workdir.path / "state" / name).st_mode)
+            assert mode == 0o600, name
+    else:
+        assert not (workdir.path / "state").exists()
+    pulled = workdir.run("state", "pull")
+    state = json.loads(pulled.stdout)["state"]
     assert state["version"] == 1 and state["serial"] >= 3
     assert len(state["resources"]) == 3
 

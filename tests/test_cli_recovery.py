@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from conftest import BACKENDS
 
 from reconciler.sandbox import (
     SANDBOX_USEAPI_TOKEN,
@@ -18,17 +19,17 @@ from reconciler.sandbox import (
     SANDBOX_XAI_TEAM_ID,
 )
 from reconciler.secrets import generate_key
-from reconciler.state import LocalBackend
 
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
 
 
 def _state(workdir) -> dict:
     """The recorded state as reconciler reads it: the snapshot with its journal replayed."""
-    state = LocalBackend(workdir.path / "state" / "reconciler.json").read()
+    state = workdir.state_backend().read()
     return {"serial": state.serial, "resources": state.resources}
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):
     workdir.config("- name: ci-bot\n")
     workdir.sandbox.add_fault(method="POST", path="/v1/sub_account", kind="drop_after", times=1)
@@ -49,6 +50,7 @@ def test_lost_create_answer_is_pending_and_never_makes_a_twin(workdir):
     assert len(workdir.accounts()) == 1
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_a_create_done_behind_a_gateway_error_is_reported_as_existing_not_refused(workdir):
     # The create runs, a gateway answers 504, the retry is refused as a duplicate name.
     workdir.config("- name: ci-bot\n")
@@ -67,6 +69,7 @@ def test_a_create_done_behind_a_gateway_error_is_reported_as_existing_not_refuse
     assert _state(workdir)["resources"][CI_BOT]["pending"] is True
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_import_adopts_an_account_whose_answer_was_lost(workdir):
     workdir.config("- name: ci-bot\n  status: disabled\n  token_generation: 1\n")
     workdir.sandbox.add_fault(method="POST", path="/v1/sub_account", kind="drop_after", times=4)
@@ -233,6 +236,7 @@ def test_every_command_finds_an_address_in_any_json_spelling_of_its_name(workdir
     assert workdir.run("state", "list").stdout.strip() == CI_BOT
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_state_rm_forgets_without_deleting(workdir):
     workdir.config("- name: ci-bot\n")
     assert workdir.run("apply", "--auto-approve").code == 0
@@ -299,6 +303,7 @@ def test_failing_secrets_command_fails_loudly_but_keeps_the_secret(workdir):
     )
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
     workdir.config("- name: slow\n")
     workdir.sandbox.add_fault(
@@ -323,6 +328,7 @@ def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
     assert workdir.run("force-unlock", lock_id).code == 1  # released by its holder already
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
     workdir.config("- name: a\n- name: b\n")
     workdir.sandbox.add_fault(
@@ -353,6 +359,7 @@ def _wait_for(condition, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 @pytest.mark.parametrize(
     "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "sigterm", "sighup"]
 )
@@ -407,6 +414,7 @@ def test_a_failed_disable_after_create_still_hands_the_secrets_to_the_command(wo
     assert workdir.accounts()["ci-bot"]["status"] == 2
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_a_delete_whose_answer_was_lost_is_forgotten_on_the_retry(workdir):
     workdir.config("- name: ci-bot\n")
     assert workdir.run("apply", "--auto-approve").code == 0
@@ -548,6 +556,7 @@ def test_a_saved_plan_holding_changes_the_config_does_not_make_is_refused(workdi
     assert workdir.sandbox.requests[requests_before:] == []
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_a_different_encryption_key_is_refused_before_any_change(workdir):
     workdir.config("- name: ci-bot\n  token_generation: 1\n")
     assert workdir.run("apply", "--auto-approve").code == 0

@@ -58,7 +58,14 @@ def test_every_yaml_file_of_the_examples_parses():
 
 
 @pytest.mark.parametrize(
-    "name", ["reconciler-plan.yml", "reconciler-apply.yml", "reconciler-drift.yml"]
+    "name",
+    [
+        "reconciler-plan.yml",
+        "reconciler-apply.yml",
+        "reconciler-drift.yml",
+        "reconciler-plan-postgres.yml",
+        "reconciler-apply-postgres.yml",
+    ],
 )
 def test_each_workflow_has_triggers_a_job_and_steps_that_use_or_run(name):
     document = workflow(name)
@@ -72,8 +79,9 @@ def test_each_workflow_has_triggers_a_job_and_steps_that_use_or_run(name):
     assert document["defaults"]["run"]["shell"] == "bash"
 
 
-def test_the_apply_workflow_runs_one_apply_at_a_time_and_never_cancels_one():
-    assert workflow("reconciler-apply.yml")["concurrency"] == {
+@pytest.mark.parametrize("name", ["reconciler-apply.yml", "reconciler-apply-postgres.yml"])
+def test_the_apply_workflow_runs_one_apply_at_a_time_and_never_cancels_one(name):
+    assert workflow(name)["concurrency"] == {
         "group": "reconciler-apply",
         "cancel-in-progress": False,
     }
@@ -95,8 +103,11 @@ def test_every_reconciler_command_in_the_workflows_and_hooks_exists():
 def test_the_workflows_install_this_distribution_at_this_version():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = f"{project['name']}=={project['version']}"
+    with_postgres = f"{project['name']}[postgres]=={project['version']}"
+    assert "postgres" in project["optional-dependencies"]
     for file in WORKFLOWS.iterdir():
-        assert workflow(file.name)["env"]["RECONCILER_PACKAGE"] == wanted
+        package = workflow(file.name)["env"]["RECONCILER_PACKAGE"]
+        assert package == (with_postgres if "postgres" in file.name else wanted)
     assert project["name"] != "reconciler"  # that name on PyPI is an unrelated pandas utility
 
 
@@ -122,13 +133,27 @@ def test_the_pre_commit_hook_and_the_example_config_are_valid_for_pre_commit():
 # -- running the workflows against the sandbox --
 
 
+def postgres_state_block() -> str:
+    """The `state:` block the example's README gives for keeping the state in PostgreSQL."""
+    readme = (EXAMPLE / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- postgres-state -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("state:\n  backend: postgres\n"), block
+    return block
+
+
 class Runner:
     """A checkout of the example repo and the runner's environment for its shell steps."""
 
-    def __init__(self, tmp_path: Path, sandbox) -> None:
+    def __init__(self, tmp_path: Path, sandbox, pg=None) -> None:
         self.sandbox = sandbox
         self.repo = tmp_path / "repo"
         shutil.copytree(EXAMPLE, self.repo)
+        if pg is not None:
+            providers = self.repo / "reconciler" / "providers.yaml"
+            text = providers.read_text(encoding="utf-8")
+            start, end = text.index("state:\n"), text.index("\nsecrets:")
+            block = postgres_state_block().replace("schema: reconciler", f"schema: {pg.schema}")
+            providers.write_text(text[:start] + block + text[end:], encoding="utf-8")
         for file in (self.repo / "reconciler").glob("*.yaml"):
             text = file.read_text(encoding="utf-8")
             for url in REAL_URLS:
@@ -147,6 +172,8 @@ class Runner:
             "XAI_MANAGEMENT_KEY": SANDBOX_XAI_MANAGEMENT_KEY,
             "RECONCILER_SECRET_KEY": generate_key(),
         }
+        if pg is not None:
+            self.secrets.update(RECONCILER_PG_DSN=pg.dsn, RECONCILER_PG_DSN_PLAN=pg.dsn)
 
     def _state_branch(self) -> None:
         """The reconciler-state branch, made once as the example's README says."""
@@ -226,6 +253,14 @@ def runner(tmp_path, sandbox) -> Runner:
     return Runner(tmp_path, sandbox)
 
 
+@pytest.fixture
+def pg_runner(tmp_path, sandbox, pg) -> Runner:
+    """The example with the state in PostgreSQL, as its README says to set it up."""
+    if shutil.which("git") is None:
+        pytest.fail("git is needed to run the example workflows")
+    return Runner(tmp_path, sandbox, pg)
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -266,6 +301,30 @@ def test_a_merge_applies_the_plan_and_commits_the_state_to_its_branch(runner):
         assert secret not in (runner.repo / "state" / "reconciler.secrets.json").read_text()
     again = ok(runner.run("reconciler-apply.yml", "Plan"))
     assert "No changes." in again.stdout
+
+
+def test_with_the_state_in_postgresql_a_merge_applies_and_a_pull_request_plans_against_it(
+    pg_runner,
+):
+    runner = pg_runner
+    ok(runner.run("reconciler-plan-postgres.yml", "Validate"))
+    ok(runner.run("reconciler-plan-postgres.yml", "Plan"))
+    assert "**Plan: 8 to create" in (runner.repo / "plan.md").read_text(encoding="utf-8")
+
+    ok(runner.run("reconciler-apply-postgres.yml", "Plan"))
+    applied = ok(runner.run("reconciler-apply-postgres.yml", "Apply"))
+    ok(runner.run("reconciler-apply-postgres.yml", "Pull a copy of the state"))
+
+    assert "Apply complete: 9 succeeded, 0 failed, 0 skipped." in applied.stdout
+    assert len(runner.sandbox.minimax_accounts(runner_group())) == 8
+    pulled = json.loads((runner.repo / "state.json").read_text(encoding="utf-8"))
+    assert len(pulled["state"]["resources"]) == 9
+    assert not (runner.repo / "state" / "reconciler.json").exists()
+    again = ok(runner.run("reconciler-plan-postgres.yml", "Plan"))
+    assert "No changes." in again.stdout
+    fork = ok(runner.run("reconciler-plan-postgres.yml", "Plan", secrets=False))
+    assert "from a fork cannot read the state" in (runner.repo / "plan.md").read_text()
+    assert runner.output()["status"] == "0" and "Traceback" not in fork.stderr
 
 
 def test_deleting_a_teams_file_is_refused_on_merge_until_dispatched_with_force(runner):

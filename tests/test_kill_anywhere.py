@@ -6,12 +6,16 @@ apply. After every kill the state and the secrets store must load, and every acc
 state records as created must have its secret sealed for that same account. The last
 apply runs to its end; then every account that exists at the provider is either recorded
 with its secret, or named in that apply's output with a way to recover it, and no name
-exists twice. The seed is in the failure message, to replay a failing run.
+exists twice. The seed is in the failure message, to replay a failing run. It runs with
+the state in the local file and in PostgreSQL.
 """
 
 from __future__ import annotations
 
 import random
+
+import pytest
+from conftest import BACKENDS
 
 from reconciler.testing.crashes import kill_at_a_random_moment, unaccounted, whole_state_problem
 from reconciler.testing.workdir import GROUP
@@ -20,6 +24,7 @@ CREATES = 400
 KILLS = 20
 
 
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_kill_9_at_20_random_moments_of_a_400_create_apply_loses_no_account(workdir):
     seed = random.randrange(1 << 30)
     chance = random.Random(seed)

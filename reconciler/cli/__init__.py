@@ -23,6 +23,7 @@ from reconciler.cli.changes import import_, plan, show, validate
 from reconciler.cli.common import err
 from reconciler.cli.money import check, usage
 from reconciler.cli.tools import demo, sandbox
+from reconciler.cli.transfer import state_pull, state_push
 from reconciler.errors import ReconcilerError, describe_bug
 from reconciler.providers.http import clear_stop
 
@@ -46,6 +47,8 @@ for command in (validate, plan, apply, show, import_, state, secrets, force_unlo
     cli.add_command(command)
 cli.add_command(usage)
 cli.add_command(check)
+state.add_command(state_pull)
+state.add_command(state_push)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -185,6 +185,7 @@ def _withheld_env(context: ApplyContext) -> list[str]:
     return [
         *_WELL_KNOWN_CREDENTIALS,
         desired.secrets.key_env,
+        desired.state.dsn_env,
         *(group.api_key_env for group in desired.minimax.values()),
         *(team.management_key_env for team in desired.xai.values()),
         *(account.token_env for account in desired.useapi.values()),

@@ -8,7 +8,8 @@ its sealed secrets there too). Commands read a document whole, replace it whole
 ``Commit`` whose ``wait()`` returns once the change is durable, outside that lock, so
 parallel changes can share one flush (the local backend's journal) or one transaction
 each (a database). A lock, shared for plans and exclusive for writers, names its holder
-and dies with its process. ``local.py`` (a file and its journal) implements it.
+and dies with its process. ``local.py`` (a file and its journal) and ``postgres.py``
+(tables and an advisory lock) implement it; ``factory.py`` picks one by ``state.backend``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from reconciler.errors import LockError
 
 if TYPE_CHECKING:
     from reconciler.state.document import StateDocument
@@ -52,6 +55,19 @@ class LockInfo:
         except (OSError, OverflowError, ValueError):
             return False
         return True
+
+
+def refuse_live_holder(holder: LockInfo, force: bool) -> None:
+    """``force-unlock`` of a holder still running on this host takes ``--force``: it may be
+    busy, not stuck, and stopping it is the cleaner way (its lock dies with it)."""
+    if force or not holder.running_here():
+        return
+    raise LockError(
+        f"the lock is held by {holder.describe()}, which is still running on this "
+        f"host. Stop it (`kill {holder.pid}`): the lock dies with it. To release the "
+        "lock while it runs, add --force: each of its writes is then refused, so it "
+        "stops without touching the state, and the next apply sees what it left pending."
+    )
 
 
 @dataclass(frozen=True)
@@ -149,4 +165,16 @@ class StateBackend(Protocol):
 
     def sealed_secrets(self) -> DocumentStore:
         """Where this backend keeps the sealed secrets."""
+        ...
+
+    def state_store(self) -> DocumentStore:
+        """The state as a raw document, header fields and all (``state pull``/``push``)."""
+        ...
+
+    def missing_state(self) -> tuple[str, str] | None:
+        """None when a state is recorded; else where none was found, and what to check."""
+        ...
+
+    def owns_file(self, path: str) -> str | None:
+        """What ``path`` (a real path) is to this backend, if one of its files, else None."""
         ...

@@ -112,7 +112,17 @@ class SharedLog:
         return JournalCommit(journal, ticket)
 
     def close(self, log: DocumentLog) -> str | None:
-        """Once every log is closed: flush, write each document whole, drop the journal."""
+        """Once every log is closed: flush, write each document whole, drop the journal; a
+        problem says what stays in the journal (nothing is lost)."""
+        problem = self._fold_at_close(log)
+        if problem is None:
+            return None
+        return (
+            f"{problem}. Every change is kept in its journal beside it; the next command "
+            "reads it, and the next apply folds it in"
+        )
+
+    def _fold_at_close(self, log: DocumentLog) -> str | None:
         self._closed.append(log)
         if len(self._closed) < len(self._logs):
             return None

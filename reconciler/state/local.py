@@ -106,6 +106,29 @@ class LocalBackend:
         """``reconciler.secrets.json`` beside ``reconciler.json``; its lines share the journal."""
         return self._sealed
 
+    def state_store(self) -> JournaledFile:
+        """``reconciler.json`` and its journal lines, as a raw document."""
+        return self._file
+
+    def missing_state(self) -> tuple[str, str] | None:
+        if self.path.exists():
+            return None
+        return (
+            f"no state file at {self.path.resolve()}",
+            "point state.path at their state (a relative path starts at the file that sets it)",
+        )
+
+    def owns_file(self, path: str) -> str | None:
+        """The state, the secrets store, or a file beside them named after them (lock, journal)."""
+        kept = {os.path.realpath(p) for p in (self.path, self._sealed.path)}
+        if path in kept:
+            return "a file"
+        directory, name = os.path.split(path)
+        family = (self.path.name, self._sealed.path.name)
+        if directory == os.path.realpath(self.path.parent) and name.startswith(family):
+            return "a file beside the state"
+        return None
+
     @contextlib.contextmanager
     def lock(
         self, operation: str, *, shared: bool = False, timeout: float = 0.0

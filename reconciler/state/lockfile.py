@@ -29,7 +29,7 @@ from typing import IO
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import load_json
 from reconciler.model import iso
-from reconciler.state.backend import LockInfo
+from reconciler.state.backend import LockInfo, refuse_live_holder
 
 _LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
 
@@ -155,13 +155,7 @@ class LockFile:
             raise LockError(
                 f"lock ID {lock_id} does not match the lock held by {holder.describe()}"
             )
-        if not force and holder.running_here():
-            raise LockError(
-                f"the lock is held by {holder.describe()}, which is still running on this "
-                f"host. Stop it (`kill {holder.pid}`): the lock dies with it. To release the "
-                "lock while it runs, add --force: each of its writes is then refused, so it "
-                "stops without touching the state, and the next apply sees what it left pending."
-            )
+        refuse_live_holder(holder, force)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         return holder

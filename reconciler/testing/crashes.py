@@ -19,7 +19,7 @@ import time
 from typing import IO
 
 from reconciler.secrets import SecretStore, load_key
-from reconciler.state import LocalBackend
+from reconciler.state import StateBackend
 from reconciler.testing.workdir import GROUP, Workdir
 
 WAIT_S = 30
@@ -114,8 +114,8 @@ def failures(stdout: str) -> dict[str, str]:
     return found
 
 
-def _backend(workdir: Workdir) -> LocalBackend:
-    return LocalBackend(workdir.path / "state" / "reconciler.json")
+def _backend(workdir: Workdir) -> StateBackend:
+    return workdir.state_backend()
 
 
 def _key(workdir: Workdir) -> bytes | None:

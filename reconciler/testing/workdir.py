@@ -10,6 +10,7 @@ reliability report both build on it; ``sandbox_env`` is the environment such a r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.model import StateSettings
 from reconciler.sandbox import (
     SANDBOX_MINIMAX_API_KEY,
     SANDBOX_MINIMAX_GROUP_ID,
@@ -25,6 +27,8 @@ from reconciler.sandbox import (
     Sandbox,
 )
 from reconciler.secrets import generate_key
+from reconciler.state import LocalBackend, StateBackend
+from reconciler.state.factory import open_backend
 from reconciler.testing.cli import Result, run_in_process
 
 GROUP = SANDBOX_MINIMAX_GROUP_ID
@@ -45,6 +49,27 @@ def sandbox_env() -> dict[str, str]:
     return env
 
 
+@dataclass(frozen=True)
+class PgSchema:
+    """A PostgreSQL schema of one test's own, dropped after it: parallel tests share nothing."""
+
+    dsn: str
+    schema: str
+
+    def state_block(self, workspace: str = "default") -> str:
+        return (
+            "state:\n  backend: postgres\n  dsn_env: RECONCILER_PG_DSN\n"
+            f"  schema: {self.schema}\n  workspace: {workspace}\n"
+        )
+
+    def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            cursor = connection.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+
 @dataclass
 class Workdir:
     """A user's repository: config files, env, and the CLI to run in it."""
@@ -52,6 +77,37 @@ class Workdir:
     path: Path
     sandbox: Sandbox
     env: dict[str, str]
+    state: str = ""  # the config's state block (the postgres backend's), "" for the default
+    pg: PgSchema | None = None
+
+    @property
+    def backend(self) -> str:
+        return "local" if self.pg is None else "postgres"
+
+    def _extra(self, extra: str) -> str:
+        """``extra`` config lines, after this workdir's state block (unless one is given)."""
+        given = textwrap.dedent(extra).strip()
+        if self.state and not re.search(r"^state:", given, re.M):
+            given = self.state + given
+        return given.strip() + "\n" if given.strip() else ""
+
+    def state_backend(self) -> StateBackend:
+        """The backend this workdir's config names (the default local file, or PostgreSQL)."""
+        if self.pg is None:
+            return LocalBackend(self.path / "state" / "reconciler.json")
+        settings = StateSettings(backend="postgres", schema=self.pg.schema)
+        return open_backend(settings, {"RECONCILER_PG_DSN": self.pg.dsn})
+
+    def stored_bytes(self) -> bytes:
+        """Everything kept: every file, and this workdir's rows in PostgreSQL as text."""
+        rows = b""
+        if self.pg is not None:
+            for table in ("state_documents", "state_entries", "state_locks"):
+                found = self.pg.query(f"SELECT to_regclass('{self.pg.schema}.{table}')")
+                if found and found[0][0]:
+                    dump = self.pg.query(f"SELECT t::text FROM {self.pg.schema}.{table} t")
+                    rows += "\n".join(str(row[0]) for row in dump).encode()
+        return self.all_file_bytes() + rows
 
     def write(self, name: str, text: str) -> Path:
         target = self.path / name
@@ -63,9 +119,7 @@ class Workdir:
         """A one-group config against the sandbox; ``accounts`` is the sub_accounts list body."""
         body = textwrap.indent(textwrap.dedent(accounts).strip("\n"), " " * 6)
         header = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "minimax:\n"
+            "version: 1\n" + self._extra(extra) + "minimax:\n"
             "  cn-main:\n"
             f'    group_id: "{GROUP}"\n'
             "    api_key_env: MINIMAX_API_KEY\n"
@@ -82,9 +136,7 @@ class Workdir:
         """A one-team xAI config against the sandbox; ``None`` leaves the limit out."""
         limit = f'    spending_limit:\n      monthly_usd: "{monthly_usd}"\n' if monthly_usd else ""
         text = (
-            "version: 1\n"
-            + (textwrap.dedent(extra).strip() + "\n" if extra.strip() else "")
-            + "xai:\n"
+            "version: 1\n" + self._extra(extra) + "xai:\n"
             "  prod:\n"
             f'    team_id: "{SANDBOX_XAI_TEAM_ID}"\n'
             "    management_key_env: XAI_MANAGEMENT_KEY\n"
