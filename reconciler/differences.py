@@ -11,15 +11,23 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def changed_attributes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """``name: old -> new`` for each top-level attribute that differs, sorted by name."""
+def changed_attributes(
+    before: Mapping[str, Any], after: Mapping[str, Any], money: frozenset[str] = frozenset()
+) -> list[str]:
+    """``name: old -> new`` for each top-level attribute that differs, sorted by name; the
+    ``money`` attributes are shown in dollars."""
     if before == after:
         return []
     from deepdiff import DeepDiff
 
     keys = DeepDiff(dict(before), dict(after)).affected_root_keys
-    return [f"{key}: {_shown(before.get(key))} -> {_shown(after.get(key))}" for key in sorted(keys)]
+    return [
+        f"{key}: {_shown(before.get(key), key in money)} -> {_shown(after.get(key), key in money)}"
+        for key in sorted(keys)
+    ]
 
 
-def _shown(value: Any) -> str:
-    return "(none)" if value is None else str(value)
+def _shown(value: Any, is_money: bool) -> str:
+    if value is None:
+        return "(none)"
+    return f"${value}" if is_money else str(value)

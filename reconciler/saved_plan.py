@@ -26,6 +26,7 @@ from reconciler.model import Change, ConfigFile, Desired, Plan
 from reconciler.planner import make_plan
 from reconciler.refresh import Live, live_from_json
 from reconciler.render import FORMAT_VERSION, plan_to_dict
+from reconciler.resources import kind_of
 from reconciler.schema import plan_document_problem
 from reconciler.state import StateDocument
 
@@ -238,7 +239,8 @@ def _moved(saved: Mapping[str, dict[str, Any]], now: Mapping[str, dict[str, Any]
         elif after is None:
             moved.append(f"{address} is no longer read")
         elif before != after:
-            what = "; ".join(changed_attributes(before, after))
+            money = kind_of(address).money_attributes
+            what = "; ".join(changed_attributes(before, after, money))
             moved.append(f"the live value of {address} moved since the plan was made ({what})")
     return moved
 

@@ -150,7 +150,7 @@ def test_a_saved_plan_is_refused_when_the_live_limit_moved_since(workdir):
     assert result.code == 1
     assert "stale" in result.stderr
     assert f"the live value of {ADDRESS} moved since the plan was made" in result.stderr
-    assert "soft: 0.00 -> 450.00" in result.stderr
+    assert "soft: $0.00 -> $450.00" in result.stderr
     assert xai_requests(workdir, "POST") == []
 
 

@@ -99,6 +99,7 @@ class ResourceKind(ABC, Generic[WantedT, RecordT, LiveT]):
     address_pattern: str  # for messages: what an address of this kind looks like
     record_class: type  # the class ``read_record`` returns: records are bucketed by it
     has_live_values: bool = False  # whether ``refresh`` reads values (not just checks access)
+    money_attributes: frozenset[str] = frozenset()  # live values shown in dollars in messages
 
     # -- addresses --
 

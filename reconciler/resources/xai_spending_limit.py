@@ -121,6 +121,7 @@ class XaiSpendingLimits(
     address_pattern = "xai.ALIAS.spending_limit"
     record_class = RecordedSpendingLimit
     has_live_values = True
+    money_attributes = frozenset({"soft", "effective", "hard"})
 
     def canonical(self, address: str) -> str | None:
         return address if _ADDRESS.match(address) else None
