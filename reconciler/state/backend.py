@@ -14,14 +14,18 @@ and dies with its process. ``local.py`` (a file and its journal) and ``postgres.
 
 from __future__ import annotations
 
+import getpass
 import os
 import socket
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import LockError
+from reconciler.model import iso
 
 if TYPE_CHECKING:
     from reconciler.state.document import StateDocument
@@ -36,6 +40,17 @@ class LockInfo:
     who: str
     pid: int
     created: str
+
+    @classmethod
+    def of_this_process(cls, operation: str) -> LockInfo:
+        """A new lock ID held by this process, ``user@host``, since now."""
+        return cls(
+            id=str(uuid.uuid4()),
+            operation=operation,
+            who=f"{_user()}@{socket.gethostname()}",
+            pid=os.getpid(),
+            created=iso(datetime.now(UTC).replace(microsecond=0)),
+        )
 
     def describe(self) -> str:
         return (
@@ -178,3 +193,10 @@ class StateBackend(Protocol):
     def owns_file(self, path: str) -> str | None:
         """What ``path`` (a real path) is to this backend, if one of its files, else None."""
         ...
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())

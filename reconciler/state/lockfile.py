@@ -15,20 +15,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import getpass
 import json
 import os
-import socket
 import time
-import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import load_json
-from reconciler.model import iso
 from reconciler.state.backend import LockInfo, refuse_live_holder
 
 _LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
@@ -43,13 +38,7 @@ class LockFile:
 
     def claim(self, handle: IO[str], operation: str) -> LockInfo:
         """Name this process as the exclusive holder of the lock ``handle`` holds."""
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            operation=operation,
-            who=f"{_user()}@{socket.gethostname()}",
-            pid=os.getpid(),
-            created=iso(datetime.now(UTC).replace(microsecond=0)),
-        )
+        info = LockInfo.of_this_process(operation)
         _write_holder(handle, info, self.path)
         return info
 
@@ -211,10 +200,3 @@ def clear(handle: IO[str]) -> None:
             handle.seek(0)
             handle.truncate()
             handle.flush()
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())

@@ -17,17 +17,12 @@ psycopg is an optional extra, imported only here.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import LockError, StateError
-from reconciler.model import StateSettings, iso
+from reconciler.model import StateSettings
 from reconciler.state.backend import ChangeLog, LockInfo, Snapshot, refuse_live_holder
 from reconciler.state.document import STATE_LAYOUT, StateDocument
 from reconciler.state.postgres_connect import Database
@@ -206,13 +201,7 @@ class PostgresBackend:
     def _register(self, connection: psycopg.Connection[Any], operation: str) -> LockInfo:
         """Make the tables if need be, then say who holds the lock, for everyone to read."""
         ensure(connection, self.schema)
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            operation=operation,
-            who=f"{_user()}@{socket.gethostname()}",
-            pid=os.getpid(),
-            created=iso(datetime.now(UTC).replace(microsecond=0)),
-        )
+        info = LockInfo.of_this_process(operation)
         row = [self.workspace, info.id, info.operation, info.who, info.pid, info.created]
         connection.execute(statement(_REGISTER, self.schema), row)
         return info
@@ -273,10 +262,3 @@ class PostgresBackend:
         deadline = time.monotonic() + _UNLOCK_WAIT_S
         while self._exclusive_pid(connection) == pid and time.monotonic() < deadline:
             time.sleep(0.05)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
