@@ -31,6 +31,12 @@ PG_DSN_ENV = "RECONCILER_TEST_PG_DSN"  # a server for the PostgreSQL tests (.ci/
 BACKENDS = ("local", "postgres")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two workers per CPU for ``-n auto``: most end-to-end tests wait (on child processes,
+    sockets, a sandbox's injected latency), so one worker per core leaves cores idle."""
+    return 2 * (os.cpu_count() or 1)
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as server:
