@@ -53,17 +53,17 @@ class Progress:
 
     def finished(self, change: Change, outcome: str, note: str = "") -> None:
         """Report ``change`` as done (``outcome``: done, FAILED, skipped) with its time."""
-        with self._lock:
+        detail = f" ({note})" if note else ""
+        with self._lock:  # printed under the lock too, so the counter reads in order
             if self._silent:
                 return
             entry = self._in_flight.pop(id(change), None)
             self._done += 1
-            count = self._done
-        took = f" {self.clock() - entry[1]:.1f}s" if entry else ""
-        detail = f" ({note})" if note else ""
-        self.report(
-            f"[{count}/{self.total}] {change.action.value} {change.address} {outcome}{took}{detail}"
-        )
+            took = f" {self.clock() - entry[1]:.1f}s" if entry else ""
+            self.report(
+                f"[{self._done}/{self.total}] {change.action.value} {change.address} "
+                f"{outcome}{took}{detail}"
+            )
 
     def beat(self) -> None:
         """Report every change in flight whose next heartbeat is due."""

@@ -12,6 +12,8 @@ import re
 import select
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from reconciler.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from reconciler.model import Action, Change, Plan
@@ -163,6 +165,24 @@ def test_each_finished_change_reports_its_place_and_its_time():
         '[1/3] create minimax.cn-main.sub_account["b"] done 0.4s (subject_id 7)',
         '[2/3] create minimax.cn-main.sub_account["a"] FAILED 1.6s',
     ]
+
+
+def test_changes_finishing_at_once_in_many_threads_are_counted_in_the_order_printed():
+    lines: list[str] = []
+
+    def slow_report(line: str) -> None:
+        time.sleep(0.001)  # a slow terminal: a thread printing late must not print out of turn
+        lines.append(line)
+
+    changes = [change(f"c{i}") for i in range(64)]
+    progress = Progress(len(changes), slow_report)
+    for each in changes:
+        progress.started(each)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda each: progress.finished(each, "done"), changes))
+
+    counts = [int(line[1:].split("/")[0]) for line in lines]
+    assert counts == list(range(1, 65))
 
 
 def test_a_call_slower_than_five_seconds_gets_a_heartbeat_every_five_seconds():
