@@ -297,6 +297,16 @@ def test_several_accounts_without_account_is_refused_with_what_to_set(
     assert useapi().credits("second@example.com").total == Decimal(7)
 
 
+def test_an_account_useapi_does_not_know_is_refused_without_asking_to_name_one(
+    useapi: Callable[..., UseapiProvider],
+) -> None:
+    with pytest.raises(ProviderError) as refused:
+        useapi().credits("nobody@example.com")
+    message = str(refused.value)
+    assert "HTTP 400" in message and "nobody@example.com" in message
+    assert "`account:`" not in message and "email as configured at useapi.net" in message
+
+
 @pytest.mark.parametrize(
     "answer",
     [

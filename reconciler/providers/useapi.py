@@ -78,13 +78,13 @@ class UseapiProvider(ProviderClient):
             return self._client.get("/v1/minimax/features/", params=params, headers=headers)
 
         def interpret(response: httpx.Response) -> Credits:
-            return self._interpret(response, what)
+            return self._interpret(response, what, named=account is not None)
 
         return self._send(request, interpret, what)
 
-    def _interpret(self, response: httpx.Response, what: str) -> Credits:
+    def _interpret(self, response: httpx.Response, what: str, named: bool) -> Credits:
         if not response.is_success:
-            raise self._refusal(response, what)
+            raise self._refusal(response, what, named)
         answer = parse_json(response, what, money=True)
         if not isinstance(answer, dict):
             raise ProviderError(f"{what}: unexpected answer: not a JSON object")
@@ -93,7 +93,7 @@ class UseapiProvider(ProviderClient):
         except ValueError as exc:
             raise ProviderError(f"{what}: unexpected answer: {exc}") from None
 
-    def _refusal(self, response: httpx.Response, what: str) -> ProviderError:
+    def _refusal(self, response: httpx.Response, what: str, named: bool) -> ProviderError:
         status, detail = response.status_code, _error_detail(response)
         if status == 401:
             return ProviderError(
@@ -102,11 +102,13 @@ class UseapiProvider(ProviderClient):
                 code=status,
             )
         if status == 400:
-            return ProviderError(
-                f"{what}: refused (HTTP 400{detail}); with several accounts configured at "
-                "useapi.net, name the one to read in the check's `account:`",
-                code=status,
+            advice = (
+                "check the account's email as configured at useapi.net"
+                if named
+                else "with several accounts configured at useapi.net, name the one to read "
+                "in the check's `account:`"
             )
+            return ProviderError(f"{what}: refused (HTTP 400{detail}); {advice}", code=status)
         return http_status_error(response, what, detail.removeprefix(": "))
 
 
