@@ -58,7 +58,7 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     _unsafe(plan, out)
     _warnings(plan, out)
     if not plan.changes:
-        out.add("**No changes.** The recorded state matches the configuration.")
+        out.add(f"**No changes.** {md(no_changes_line(plan))}")
         _money(plan, out)
         return out.text()
     _summary(plan, out)
@@ -66,6 +66,22 @@ def render_markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     shown = _details(plan, out)
     _cut_note(len(plan.changes), shown, out)
     return out.text()
+
+
+def no_changes_line(plan: Plan) -> str:
+    """What a plan with no changes says after "No changes.": that the state matches, and
+    what that does not cover (a broken guard rail, the providers not read)."""
+    if plan.drifted:
+        return (
+            "Nothing to apply, but a guard rail is broken (see Guard rails): "
+            "--detailed-exitcode exits 2."
+        )
+    if not plan.refreshed:
+        return (
+            "The recorded state matches the configuration; the providers were not read "
+            "(--no-refresh), so drift made outside reconciler is not shown."
+        )
+    return "The recorded state matches the configuration."
 
 
 def summary_line(plan: Plan) -> str:

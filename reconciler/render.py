@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.markdown import render_markdown, summary_line
+from reconciler.markdown import no_changes_line, render_markdown, summary_line
 from reconciler.model import Action, Change, Plan
 from reconciler.render_money import money_text
 from reconciler.resources import kind_of
@@ -52,7 +52,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     if lines:
         lines.append("")
     if not plan.changes:
-        lines.append("No changes. The recorded state matches the configuration.")
+        lines.append(f"No changes. {no_changes_line(plan)}")
     else:
         lines.append("reconciler will perform the following actions:")
         lines.append("")

@@ -318,6 +318,11 @@ def test_an_account_made_behind_the_tools_back_that_spends_is_an_unmanaged_spend
     ]
     assert (rail["subject"], rail["figure"], rail["drift"]) == (TEMP, "3.21", True)
     assert workdir.run("check").code == 2
+    for fmt in ("text", "markdown"):
+        shown = workdir.run("plan", "--detailed-exitcode", "--format", fmt)
+        assert shown.code == 2
+        assert "Nothing to apply, but a guard rail is broken" in shown.stdout
+        assert "The recorded state matches" not in shown.stdout
 
 
 # -- refusals: one line, exit 1 --

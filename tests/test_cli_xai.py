@@ -87,6 +87,19 @@ def test_a_limit_changed_behind_the_tools_back_is_drift_with_both_values(workdir
     assert workdir.run("plan", "--detailed-exitcode").code == 0
 
 
+def test_no_changes_without_refresh_says_drift_is_not_shown(workdir):
+    workdir.xai_config("500.00")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.sandbox.set_xai_soft_limit(TEAM, 45000)  # drift nobody read
+
+    for fmt in ("text", "markdown"):
+        unread = workdir.run("plan", "--no-refresh", "--detailed-exitcode", "--format", fmt)
+        assert unread.code == 0
+        assert "the providers were not read (--no-refresh)" in unread.stdout
+        assert "drift made outside reconciler is not shown" in unread.stdout
+    assert workdir.run("plan", "--detailed-exitcode").code == 2
+
+
 def test_no_refresh_makes_no_xai_call(workdir):
     workdir.xai_config("500.00")
     before = len(workdir.sandbox.requests)

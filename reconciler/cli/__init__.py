@@ -30,7 +30,8 @@ from reconciler.providers.http import clear_stop
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit codes: 0 success, 1 any error, 2 changes present (plan --detailed-exitcode) or a guard rail broken (check). "
+    epilog="Exit codes: 0 success, 1 any error, 2 changes present (plan --detailed-exitcode) "
+    "or a guard rail broken (check). "
     'Shell completion: eval "$(_RECONCILER_COMPLETE=bash_source reconciler)" in ~/.bashrc '
     "(zsh_source for zsh; fish_source for fish).",
 )
