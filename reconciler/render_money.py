@@ -29,7 +29,9 @@ def money_text(plan: Plan) -> list[str]:
         lines.append(f"  {pad(section.section, columns)}  {_section_text(section)}")
     if report.guard_rails:
         lines.append(f"Guard rails: {_counts(report)}")
-        lines.extend(f"  {_status(rail)} {rail.subject}: {rail.message}" for rail in _shown(report))
+        lines.extend(
+            f"  {_status(rail)} {rail.subject}: {rail.message}" for rail in report.guard_rails
+        )
     return lines
 
 
@@ -119,11 +121,6 @@ def _counts(report: MoneyReport) -> str:
     warned = len(report.guard_rails) - broken - held
     text = f"{broken} broken, {held} held"
     return text + (f", {warned} warned" if warned else "")
-
-
-def _shown(report: MoneyReport) -> list[GuardRail]:
-    """Budgets always (their spend is the point), other rails when not held."""
-    return [r for r in report.guard_rails if r.rule == BUDGET or r.status != HELD]
 
 
 def _status(rail: GuardRail) -> str:
