@@ -263,7 +263,10 @@ def test_check_fails_below_min_credits_with_the_figure_and_passes_when_all_hold(
     assert "0 broken, 2 held" in held.stdout and "2,500 credits >= min_credits 2,000" in held.stdout
     planned = workdir.run("plan").stdout  # the plan lists every rail it counts
     assert "Guard rails: 0 broken, 2 held" in planned
-    assert "held   useapi.default: 2,500 credits >= min_credits 2,000" in planned
+    assert (
+        'held   useapi.default["sandbox@example.com"]: 2,500 credits >= min_credits 2,000'
+        in planned
+    )
 
 
 # -- the pull-request plan --
