@@ -107,9 +107,11 @@ def _warnings(plan: Plan, out: Budget) -> None:
     """Each warning quoted; a flood of them gets a quarter of the budget at most."""
     ceiling = out.used + out.left() // 4
     for index, warning in enumerate(plan.warnings):
-        line = f"> **Warning:** {md(warning)}"
+        # A ">" line between warnings: each its own paragraph wherever the markdown renders.
+        separator = ">\n" if index else ""
+        line = f"{separator}> **Warning:** {md(warning)}"
         if out.used + len(line) > ceiling:
-            out.add(f"> ... and {len(plan.warnings) - index} more warnings (see the job log)")
+            out.add(f">\n> ... and {len(plan.warnings) - index} more warnings (see the job log)")
             break
         out.add(line)
     if plan.warnings:

@@ -271,6 +271,18 @@ def test_a_flood_of_warnings_is_cut_and_counted():
     assert "| create |" in markdown
 
 
+def test_each_warning_is_its_own_paragraph_wherever_the_markdown_is_rendered():
+    from markdown_it import MarkdownIt
+
+    plan = Plan(warnings=("first warning", "second warning", "third warning"))
+
+    html = MarkdownIt("commonmark").render(render_markdown(plan))  # no hard line breaks
+
+    paragraphs = re.findall(r"<p>(.*?)</p>", html, re.S)
+    warned = [p for p in paragraphs if "Warning:" in p]
+    assert len(warned) == 3 and all(p.count("Warning:") == 1 for p in warned)
+
+
 def test_a_1000_account_plan_from_the_cli_fits_one_pull_request_comment(workdir):
     workdir.config("\n".join(f"- name: service-account-number-{n:04}" for n in range(1000)))
 
