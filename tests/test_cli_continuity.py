@@ -11,6 +11,9 @@ import json
 import shutil
 import textwrap
 
+import pytest
+from conftest import BACKENDS
+
 from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID
 
 A = 'minimax.cn-main.sub_account["a"]'
@@ -66,6 +69,33 @@ def test_a_lost_store_accepted_knowingly_starts_a_new_one(workdir):
     assert applied.code == 0, applied.output
 
     assert workdir.run("plan", "--detailed-exitcode").code == 0  # the new store is this state's
+    assert workdir.run("secrets", "show", B).stdout.strip() == workdir.accounts()["b"]["token"]
+
+
+def _lose_store(workdir) -> None:
+    """The secrets store gone, the state kept: a CI job restoring only the state."""
+    if workdir.pg is None:
+        (workdir.path / "state" / "reconciler.secrets.json").unlink()
+        return
+    schema = workdir.pg.schema
+    workdir.pg.query(f"DELETE FROM {schema}.state_documents WHERE document = 'secrets'")
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_a_lost_store_accepted_by_an_apply_with_nothing_to_change_is_not_refused_again(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    _lose_store(workdir)
+    assert workdir.run("plan").code == 1
+
+    accepted = workdir.run("apply", "--auto-approve", "--accept-lost-secrets")
+    assert accepted.code == 0, accepted.output
+    assert "No changes" in accepted.stdout
+
+    assert workdir.run("plan", "--detailed-exitcode").code == 0  # accepted once, for good
+    workdir.config("- name: a\n- name: b\n")
+    added = workdir.run("apply", "--auto-approve")
+    assert added.code == 0, added.output
     assert workdir.run("secrets", "show", B).stdout.strip() == workdir.accounts()["b"]["token"]
 
 
@@ -152,6 +182,20 @@ def test_a_moved_config_keeps_its_state_and_adopting_one_is_said_out_loud(workdi
     assert set(workdir.accounts()) == {"a2"}
     assert _header(workdir, "shared/reconciler.json")["workspace"] == "../accounts"
     assert workdir.run("plan", "--detailed-exitcode", "-c", "accounts").code == 0
+
+
+def test_an_apply_with_nothing_to_change_records_a_moved_config_as_the_owner(workdir):
+    _team(workdir, "team-a", ["a1"])
+    assert workdir.run("apply", "--auto-approve", "-c", "team-a").code == 0
+    (workdir.path / "team-a").rename(workdir.path / "accounts")
+
+    settled = workdir.run("apply", "--auto-approve", "-c", "accounts")
+    assert settled.code == 0 and "No changes" in settled.stdout
+    assert "was last applied by" in settled.stdout
+
+    again = workdir.run("plan", "--detailed-exitcode", "-c", "accounts")
+    assert again.code == 0 and "was last applied by" not in again.stdout
+    assert _header(workdir, "shared/reconciler.json")["workspace"] == "../accounts"
 
 
 def test_a_state_written_before_owners_and_marks_is_adopted_by_its_next_apply(workdir):
