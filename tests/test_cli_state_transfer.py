@@ -164,3 +164,27 @@ def test_push_never_replaces_sealed_secrets_that_have_no_state_beside_them_unles
     assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == token
     assert workdir.run("state", "push", "empty.json", "--force").code == 0
     assert workdir.run("secrets", "show", CI_BOT).code == 1
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+@pytest.mark.parametrize(
+    ("part", "field", "value"),
+    [("state", "lineage", "x\u0000y"), ("secrets", "key_check", "zz\u0000")],
+)
+def test_a_pushed_identity_that_reconciler_never_writes_is_refused_and_the_backend_stays_usable(
+    workdir, part, field, value
+):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    edited = json.loads(workdir.run("state", "pull").stdout)
+    edited[part][field] = value
+    (workdir.path / "edited.json").write_text(json.dumps(edited))
+
+    refused = workdir.run("state", "push", "edited.json", "--force")
+
+    assert refused.code == 1, refused.output
+    assert f"edited.json: {part}" in refused.stderr and field.replace("_", " ") in refused.stderr
+    assert "Traceback" not in refused.output
+    workdir.config("- name: ci-bot\n- name: later\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    assert workdir.run("state", "push", "edited.json", "--force").code == 1
