@@ -116,6 +116,38 @@ def test_another_states_store_in_its_place_is_refused(workdir):
     assert f"would be lost: {A}" in refused.stderr
 
 
+def _other_state(workdir) -> str:
+    """A state block for another state of the same backend."""
+    if workdir.pg is None:
+        return "state:\n  path: other/reconciler.json\n"
+    return workdir.pg.state_block("other")
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_secrets_show_never_serves_a_token_from_another_states_store(workdir):
+    x = 'minimax.cn-main.sub_account["x"]'
+    elsewhere = _other_state(workdir)
+    other = workdir.config("- name: x\n", name="other.yaml", extra=elsewhere)
+    assert workdir.run("apply", "--auto-approve", "-c", str(other)).code == 0
+    theirs = json.loads(workdir.run("state", "pull", "-c", str(other)).stdout)
+    old_token = workdir.accounts()["x"]["token"]
+    workdir.config("[]", name="other.yaml", extra=elsewhere)
+    deleted = workdir.run("apply", "--auto-approve", "--force", "-c", str(other))
+    assert deleted.code == 0, deleted.output
+    workdir.config("- name: x\n")
+    assert workdir.run("apply", "--auto-approve").code == 0  # a new account named x
+    mixed = json.loads(workdir.run("state", "pull").stdout)
+    mixed["secrets"] = theirs["secrets"]  # the other state's store restored in its place
+    (workdir.path / "mixed.json").write_text(json.dumps(mixed))
+    assert workdir.run("state", "push", "mixed.json", "--force").code == 0
+
+    shown = workdir.run("secrets", "show", x)
+
+    assert shown.code == 1, shown.output
+    assert old_token not in shown.output
+    assert "belongs to another state" in shown.stderr
+
+
 def test_the_state_records_its_owner_and_that_secrets_exist(workdir):
     workdir.config("- name: a\n")
     assert workdir.run("apply", "--auto-approve").code == 0
