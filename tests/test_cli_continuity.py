@@ -230,6 +230,24 @@ def test_an_apply_with_nothing_to_change_records_a_moved_config_as_the_owner(wor
     assert _header(workdir, "shared/reconciler.json")["workspace"] == "../accounts"
 
 
+def test_a_state_linked_from_two_checkouts_has_one_owner_wherever_each_checkout_is(workdir):
+    shared = workdir.path / "shared"
+    shared.mkdir()
+    for checkout in ("alice/repo", "bob/work/repo"):  # two machines, two paths
+        (workdir.path / checkout / "state").mkdir(parents=True)
+        beside = "state:\n  path: state/reconciler.json"
+        workdir.config("- name: a\n", name=f"{checkout}/reconciler.yaml", extra=beside)
+        for name in ("reconciler.json", "reconciler.secrets.json"):
+            (workdir.path / checkout / "state" / name).symlink_to(shared / name)
+    assert workdir.run("apply", "--auto-approve", "-c", "alice/repo").code == 0
+
+    planned = workdir.run("plan", "--detailed-exitcode", "-c", "bob/work/repo")
+
+    assert planned.code == 0, planned.output
+    assert "was last applied by" not in planned.stdout
+    assert json.loads((shared / "reconciler.json").read_text())["workspace"] == ".."
+
+
 def test_a_state_written_before_owners_and_marks_is_adopted_by_its_next_apply(workdir):
     workdir.config("- name: a\n")
     assert workdir.run("apply", "--auto-approve").code == 0
