@@ -188,3 +188,17 @@ def test_a_pushed_identity_that_reconciler_never_writes_is_refused_and_the_backe
     workdir.config("- name: ci-bot\n- name: later\n")
     assert workdir.run("apply", "--auto-approve").code == 0
     assert workdir.run("state", "push", "edited.json", "--force").code == 1
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_pull_into_a_directory_names_that_directory(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    (workdir.path / "backups").mkdir()
+
+    refused = workdir.run("state", "pull", "backups")
+
+    assert refused.code == 1, refused.output
+    assert "cannot write backups: Is a directory" in refused.stderr
+    assert ".tmp" not in refused.stderr
+    assert list((workdir.path / "backups").iterdir()) == []
