@@ -116,17 +116,10 @@ def test_another_states_store_in_its_place_is_refused(workdir):
     assert f"would be lost: {A}" in refused.stderr
 
 
-def _other_state(workdir) -> str:
-    """A state block for another state of the same backend."""
-    if workdir.pg is None:
-        return "state:\n  path: other/reconciler.json\n"
-    return workdir.pg.state_block("other")
-
-
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_secrets_show_never_serves_a_token_from_another_states_store(workdir):
     x = 'minimax.cn-main.sub_account["x"]'
-    elsewhere = _other_state(workdir)
+    elsewhere = workdir.another_state("other")
     other = workdir.config("- name: x\n", name="other.yaml", extra=elsewhere)
     assert workdir.run("apply", "--auto-approve", "-c", str(other)).code == 0
     theirs = json.loads(workdir.run("state", "pull", "-c", str(other)).stdout)

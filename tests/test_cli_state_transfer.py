@@ -110,7 +110,9 @@ def test_push_refuses_secrets_sealed_with_another_key_and_files_that_are_no_pull
     from reconciler.secrets import generate_key
 
     other_key = {"RECONCILER_SECRET_KEY": generate_key()}
-    fresh = workdir.config("- name: ci-bot\n", name="fresh.yaml", extra=_fresh_state(workdir))
+    fresh = workdir.config(
+        "- name: ci-bot\n", name="fresh.yaml", extra=workdir.another_state("fresh")
+    )
     refused = workdir.run("state", "push", "mine.json", "-c", str(fresh), env=other_key)
     assert refused.code == 1 and "sealed with another key" in refused.stderr
 
@@ -133,13 +135,6 @@ def test_pull_of_an_empty_backend_says_so_and_never_writes_over_the_state(workdi
         assert workdir.run("apply", "--auto-approve").code == 0
         over = workdir.run("state", "pull", "state/reconciler.json")
         assert over.code == 1 and "that reconciler keeps" in over.stderr
-
-
-def _fresh_state(workdir) -> str:
-    """A state block for a backend of the same kind that holds nothing yet."""
-    if workdir.pg is None:
-        return "state:\n  path: fresh/reconciler.json\n"
-    return workdir.pg.state_block("fresh")
 
 
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
