@@ -42,9 +42,12 @@ class Acceptance:
 
 
 def workspace_of(config_files: Sequence[str], state_path: str) -> str:
-    """Where the config's files are, relative to the state's directory (POSIX form)."""
+    """Where the config's files are, relative to the state's directory (POSIX form).
+
+    The directory is the one the state is named in: a symlinked state file is not
+    followed, since checkouts at different places may link to one shared state."""
     directories = [os.path.dirname(os.path.realpath(file)) for file in config_files]
-    anchor = os.path.dirname(os.path.realpath(state_path))
+    anchor = os.path.realpath(os.path.dirname(os.path.abspath(state_path)))
     return Path(os.path.relpath(os.path.commonpath(directories), anchor)).as_posix()
 
 

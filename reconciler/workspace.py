@@ -231,6 +231,14 @@ class Workspace:
         finally:
             pool.close()
 
+    def settle(self, state: StateDocument, store: SecretStore | None) -> None:
+        """An apply with nothing to change still records what its checks said the next
+        apply records (a new secrets store for one accepted lost, this config as the
+        owner), so the next run is not refused or warned again. A state never written
+        stays unwritten."""
+        if state.serial > 0 and claim(state, store, self.workspace(), produces=False):
+            self.backend.write(state)
+
     def execute(
         self,
         plan: Plan,

@@ -11,6 +11,9 @@ import json
 import shutil
 import textwrap
 
+import pytest
+from conftest import BACKENDS
+
 from reconciler.sandbox import SANDBOX_MINIMAX_API_KEY, SANDBOX_MINIMAX_GROUP_ID
 
 A = 'minimax.cn-main.sub_account["a"]'
@@ -69,6 +72,33 @@ def test_a_lost_store_accepted_knowingly_starts_a_new_one(workdir):
     assert workdir.run("secrets", "show", B).stdout.strip() == workdir.accounts()["b"]["token"]
 
 
+def _lose_store(workdir) -> None:
+    """The secrets store gone, the state kept: a CI job restoring only the state."""
+    if workdir.pg is None:
+        (workdir.path / "state" / "reconciler.secrets.json").unlink()
+        return
+    schema = workdir.pg.schema
+    workdir.pg.query(f"DELETE FROM {schema}.state_documents WHERE document = 'secrets'")
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_a_lost_store_accepted_by_an_apply_with_nothing_to_change_is_not_refused_again(workdir):
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    _lose_store(workdir)
+    assert workdir.run("plan").code == 1
+
+    accepted = workdir.run("apply", "--auto-approve", "--accept-lost-secrets")
+    assert accepted.code == 0, accepted.output
+    assert "No changes" in accepted.stdout
+
+    assert workdir.run("plan", "--detailed-exitcode").code == 0  # accepted once, for good
+    workdir.config("- name: a\n- name: b\n")
+    added = workdir.run("apply", "--auto-approve")
+    assert added.code == 0, added.output
+    assert workdir.run("secrets", "show", B).stdout.strip() == workdir.accounts()["b"]["token"]
+
+
 def test_another_states_store_in_its_place_is_refused(workdir):
     other = workdir.path / "other"
     other.mkdir()
@@ -84,6 +114,31 @@ def test_another_states_store_in_its_place_is_refused(workdir):
     assert refused.code == 1, refused.output
     assert "belongs to another state" in refused.stderr
     assert f"would be lost: {A}" in refused.stderr
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_secrets_show_never_serves_a_token_from_another_states_store(workdir):
+    x = 'minimax.cn-main.sub_account["x"]'
+    elsewhere = workdir.another_state("other")
+    other = workdir.config("- name: x\n", name="other.yaml", extra=elsewhere)
+    assert workdir.run("apply", "--auto-approve", "-c", str(other)).code == 0
+    theirs = json.loads(workdir.run("state", "pull", "-c", str(other)).stdout)
+    old_token = workdir.accounts()["x"]["token"]
+    workdir.config("[]", name="other.yaml", extra=elsewhere)
+    deleted = workdir.run("apply", "--auto-approve", "--force", "-c", str(other))
+    assert deleted.code == 0, deleted.output
+    workdir.config("- name: x\n")
+    assert workdir.run("apply", "--auto-approve").code == 0  # a new account named x
+    mixed = json.loads(workdir.run("state", "pull").stdout)
+    mixed["secrets"] = theirs["secrets"]  # the other state's store restored in its place
+    (workdir.path / "mixed.json").write_text(json.dumps(mixed))
+    assert workdir.run("state", "push", "mixed.json", "--force").code == 0
+
+    shown = workdir.run("secrets", "show", x)
+
+    assert shown.code == 1, shown.output
+    assert old_token not in shown.output
+    assert "belongs to another state" in shown.stderr
 
 
 def test_the_state_records_its_owner_and_that_secrets_exist(workdir):
@@ -152,6 +207,38 @@ def test_a_moved_config_keeps_its_state_and_adopting_one_is_said_out_loud(workdi
     assert set(workdir.accounts()) == {"a2"}
     assert _header(workdir, "shared/reconciler.json")["workspace"] == "../accounts"
     assert workdir.run("plan", "--detailed-exitcode", "-c", "accounts").code == 0
+
+
+def test_an_apply_with_nothing_to_change_records_a_moved_config_as_the_owner(workdir):
+    _team(workdir, "team-a", ["a1"])
+    assert workdir.run("apply", "--auto-approve", "-c", "team-a").code == 0
+    (workdir.path / "team-a").rename(workdir.path / "accounts")
+
+    settled = workdir.run("apply", "--auto-approve", "-c", "accounts")
+    assert settled.code == 0 and "No changes" in settled.stdout
+    assert "was last applied by" in settled.stdout
+
+    again = workdir.run("plan", "--detailed-exitcode", "-c", "accounts")
+    assert again.code == 0 and "was last applied by" not in again.stdout
+    assert _header(workdir, "shared/reconciler.json")["workspace"] == "../accounts"
+
+
+def test_a_state_linked_from_two_checkouts_has_one_owner_wherever_each_checkout_is(workdir):
+    shared = workdir.path / "shared"
+    shared.mkdir()
+    for checkout in ("alice/repo", "bob/work/repo"):  # two machines, two paths
+        (workdir.path / checkout / "state").mkdir(parents=True)
+        beside = "state:\n  path: state/reconciler.json"
+        workdir.config("- name: a\n", name=f"{checkout}/reconciler.yaml", extra=beside)
+        for name in ("reconciler.json", "reconciler.secrets.json"):
+            (workdir.path / checkout / "state" / name).symlink_to(shared / name)
+    assert workdir.run("apply", "--auto-approve", "-c", "alice/repo").code == 0
+
+    planned = workdir.run("plan", "--detailed-exitcode", "-c", "bob/work/repo")
+
+    assert planned.code == 0, planned.output
+    assert "was last applied by" not in planned.stdout
+    assert json.loads((shared / "reconciler.json").read_text())["workspace"] == ".."
 
 
 def test_a_state_written_before_owners_and_marks_is_adopted_by_its_next_apply(workdir):

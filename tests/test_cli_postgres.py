@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 
@@ -184,3 +186,49 @@ def test_money_commands_read_the_state_in_postgresql(workdir):
     assert checked.code == 0, checked.output
     usage = workdir.run("usage", "--format", "json")
     assert usage.code == 0, usage.output
+
+
+def _blocked_commit(workdir) -> bool:
+    """Whether the apply's connection waits for a row lock another session holds."""
+    return bool(
+        workdir.pg.query(
+            "SELECT 1 FROM pg_stat_activity WHERE application_name = 'reconciler apply' "
+            "AND wait_event_type = 'Lock'"
+        )
+    )
+
+
+@pytest.mark.parametrize("workdir", ["postgres"], indirect=True)
+def test_a_second_interrupt_ends_an_apply_whose_recording_the_database_holds_up(workdir):
+    import psycopg
+
+    workdir.config("- name: a\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    workdir.config("- name: a\n- name: b\n")
+    workdir.env["RECONCILER_GRACE_PERIOD"] = "1s"
+    sent = len(workdir.sandbox.requests)
+    with psycopg.connect(workdir.pg.dsn) as other:  # a session holding the state's row
+        other.execute(f"SELECT 1 FROM {workdir.pg.schema}.state_documents FOR UPDATE")
+        proc = workdir.start("apply", "--auto-approve")
+        try:
+            deadline = time.monotonic() + 15
+            while not _blocked_commit(workdir):
+                assert time.monotonic() < deadline, "the apply never waited on the row"
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGTERM)
+            time.sleep(1.5)  # the grace period ends; the commit still waits
+            os.kill(proc.pid, signal.SIGTERM)
+            stopped = time.monotonic()
+            _, stderr = proc.communicate(timeout=20)
+            took = time.monotonic() - stopped
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        other.rollback()
+
+    assert took < 6, took
+    assert proc.returncode == 1
+    assert "Interrupted" in stderr and "Traceback" not in stderr
+    assert all(r["method"] == "GET" for r in workdir.sandbox.requests[sent:])  # b never sent
+    assert workdir.run("plan").code == 0  # the state reads, the lock is free

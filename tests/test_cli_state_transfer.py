@@ -110,7 +110,9 @@ def test_push_refuses_secrets_sealed_with_another_key_and_files_that_are_no_pull
     from reconciler.secrets import generate_key
 
     other_key = {"RECONCILER_SECRET_KEY": generate_key()}
-    fresh = workdir.config("- name: ci-bot\n", name="fresh.yaml", extra=_fresh_state(workdir))
+    fresh = workdir.config(
+        "- name: ci-bot\n", name="fresh.yaml", extra=workdir.another_state("fresh")
+    )
     refused = workdir.run("state", "push", "mine.json", "-c", str(fresh), env=other_key)
     assert refused.code == 1 and "sealed with another key" in refused.stderr
 
@@ -135,13 +137,6 @@ def test_pull_of_an_empty_backend_says_so_and_never_writes_over_the_state(workdi
         assert over.code == 1 and "that reconciler keeps" in over.stderr
 
 
-def _fresh_state(workdir) -> str:
-    """A state block for a backend of the same kind that holds nothing yet."""
-    if workdir.pg is None:
-        return "state:\n  path: fresh/reconciler.json\n"
-    return workdir.pg.state_block("fresh")
-
-
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_push_never_replaces_sealed_secrets_that_have_no_state_beside_them_unless_forced(workdir):
     workdir.config("- name: ci-bot\n")
@@ -164,3 +159,41 @@ def test_push_never_replaces_sealed_secrets_that_have_no_state_beside_them_unles
     assert workdir.run("secrets", "show", CI_BOT).stdout.strip() == token
     assert workdir.run("state", "push", "empty.json", "--force").code == 0
     assert workdir.run("secrets", "show", CI_BOT).code == 1
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+@pytest.mark.parametrize(
+    ("part", "field", "value"),
+    [("state", "lineage", "x\u0000y"), ("secrets", "key_check", "zz\u0000")],
+)
+def test_a_pushed_identity_that_reconciler_never_writes_is_refused_and_the_backend_stays_usable(
+    workdir, part, field, value
+):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    edited = json.loads(workdir.run("state", "pull").stdout)
+    edited[part][field] = value
+    (workdir.path / "edited.json").write_text(json.dumps(edited))
+
+    refused = workdir.run("state", "push", "edited.json", "--force")
+
+    assert refused.code == 1, refused.output
+    assert f"edited.json: {part}" in refused.stderr and field.replace("_", " ") in refused.stderr
+    assert "Traceback" not in refused.output
+    workdir.config("- name: ci-bot\n- name: later\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    assert workdir.run("state", "push", "edited.json", "--force").code == 1
+
+
+@pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
+def test_pull_into_a_directory_names_that_directory(workdir):
+    workdir.config("- name: ci-bot\n")
+    assert workdir.run("apply", "--auto-approve").code == 0
+    (workdir.path / "backups").mkdir()
+
+    refused = workdir.run("state", "pull", "backups")
+
+    assert refused.code == 1, refused.output
+    assert "cannot write backups: Is a directory" in refused.stderr
+    assert ".tmp" not in refused.stderr
+    assert list((workdir.path / "backups").iterdir()) == []

@@ -664,7 +664,8 @@ def test_a_state_broken_everywhere_names_ten_problems_and_counts_the_rest(
         ({"version": True}, "version true is not 1"),
         ({"version": 1.0}, "version 1.0 is not 1"),
         ({"version": 7}, "version 7 is not 1: it was written by a newer reconciler"),
-        ({"lineage": ""}, 'lineage is "" (expected a non-empty string)'),
+        ({"lineage": ""}, 'lineage is "" (expected printable text, like a UUID)'),
+        ({"lineage": "a\u0000b"}, 'lineage is "a\\u0000b" (expected printable text'),
         ({"resources": []}, "resources is not an object"),
     ],
 )

@@ -96,8 +96,7 @@ def secrets_show(address: str, field: str, config_paths: Sequence[str]) -> int:
             f"{workspace.secrets_settings.key_env} is unset: it holds the key to the secrets store"
         )
     state = workspace.backend.read()
-    if not store.has(address):
-        check_store(state, store)  # a missing store says so, not "no token stored"
+    check_store(state, store)  # a missing store says so, and another state's serves nothing
     secret = store.get(address, field)
     record = state.record(address)
     doubt = kind_of_record(record).secret_doubt(record) if record is not None else None

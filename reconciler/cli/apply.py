@@ -96,6 +96,7 @@ def apply(
         else:
             result = _plan_and_show(workspace, state, targets, color, force)
         if not result.has_changes:
+            workspace.settle(state, store)
             return 0
         settings = workspace.secrets_settings
         check_secrets_ready(result, store, settings.command, settings.key_env)

@@ -41,7 +41,10 @@ def state_pull(file: str | None, config_paths: Sequence[str], lock_timeout: floa
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return 0
-    write_private_atomic(Path(file), data)
+    try:
+        write_private_atomic(Path(file), data)
+    except OSError as exc:  # named as given: the error's own name is the temp file's
+        raise StateError(f"cannot write {file}: {exc.strerror or exc}") from None
     err(
         f"Pulled serial {document.state['serial']} of {backend.describe()} into {file} "
         f"({len(document.state['resources'])} resources, secrets sealed as they are)."

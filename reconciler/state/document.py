@@ -12,7 +12,6 @@ strictly.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from reconciler.resources import KINDS, AnyKind, kind_of_type, read_record
 from reconciler.resources.base import Record
 from reconciler.state.backend import Snapshot
 from reconciler.state.journaled import Layout, snapshot_bytes
+from reconciler.state.sealed import KEY_CHECK
 
 STATE_VERSION = 1
 
@@ -124,8 +124,10 @@ def _document_problems(data: Any) -> list[str]:
     lineage = data.get("lineage")
     if lineage is None:
         problems.append("lineage is missing")
-    elif not isinstance(lineage, str) or not lineage:
-        problems.append(f"lineage is {json.dumps(lineage)[:40]} (expected a non-empty string)")
+    elif not isinstance(lineage, str) or not lineage or not lineage.isprintable():
+        problems.append(
+            f"lineage is {json.dumps(lineage)[:40]} (expected printable text, like a UUID)"
+        )
     serial = data.get("serial")
     if serial is None:
         problems.append("serial is missing")
@@ -140,13 +142,12 @@ def _document_problems(data: Any) -> list[str]:
     if workspace is not None and not (isinstance(workspace, str) and 0 < len(workspace) <= 4096):
         problems.append(f"workspace is {json.dumps(workspace)[:40]} (expected a path)")
     check = data.get("secrets_key_check")
-    if check is not None and not (isinstance(check, str) and _KEY_CHECK.fullmatch(check)):
+    if check is not None and not (isinstance(check, str) and KEY_CHECK.fullmatch(check)):
         problems.append(f"secrets_key_check is {json.dumps(check)[:40]} (expected 16 hex digits)")
     return problems
 
 
 _CARRIED = ("workspace", "secrets_key_check")  # optional header fields, in file order
-_KEY_CHECK = re.compile(r"[0-9a-f]{16}")
 
 
 def _read_resources(raw: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 _LOCK_POLL_S = 0.2
 _UNLOCK_WAIT_S = 5.0
+_RELEASE_WAIT_S = 2.0  # for a commit still running when the command ends (interrupted)
 _HOLDER = (
     "SELECT lock_id, operation, who, pid, created, backend_pid FROM {schema}.state_locks "
     "WHERE workspace = %s"
@@ -153,6 +154,7 @@ class PostgresBackend:
     ) -> Iterator[LockInfo | None]:
         """Hold the workspace's advisory lock on a connection of its own for the block."""
         connection = self.db.connect(operation)
+        idle = True
         try:
             with self.db.failures():
                 self._acquire(connection, operation, shared, timeout)
@@ -161,13 +163,14 @@ class PostgresBackend:
             try:
                 yield info
             finally:
-                self.db.hold(None)
-                if info is not None:
+                idle = self.db.let_go(connection, _RELEASE_WAIT_S)
+                if info is not None and idle:
                     with contextlib.suppress(Exception):  # the lock dies with the connection
                         unregister = statement(_UNREGISTER, self.schema)
                         connection.execute(unregister, [self.workspace, info.id])
         finally:
-            connection.close()  # ends the session: the database frees the lock
+            if idle:
+                connection.close()  # ends the session: the database frees the lock
 
     def _acquire(
         self, connection: psycopg.Connection[Any], operation: str, shared: bool, timeout: float

@@ -81,6 +81,25 @@ class Database:
         with self._lock:
             self._held = connection
 
+    def let_go(self, connection: psycopg.Connection[Any], wait: float) -> bool:
+        """Stop handing out the held ``connection``; True once no operation runs on it.
+
+        An operation still running after ``wait`` seconds (a commit the database holds up,
+        left running by a second interrupt) is cancelled. False when even that does not
+        end it (the database stopped answering): the connection is then left to the
+        process's exit, which ends its session and frees the lock.
+        """
+        for attempt in range(2):
+            if self._lock.acquire(timeout=wait):
+                try:
+                    self._held = None
+                finally:
+                    self._lock.release()
+                return True
+            if attempt == 0:
+                _cancel(connection, wait)
+        return False
+
     @contextlib.contextmanager
     def use(self, purpose: str) -> Iterator[psycopg.Connection[Any]]:
         """The held connection (one operation at a time), else a new one closed after."""
@@ -117,6 +136,15 @@ class Database:
             if secret:
                 text = text.replace(secret, "***")
         return " ".join(text.split())
+
+
+def _cancel(connection: psycopg.Connection[Any], wait: float) -> None:
+    """Ask the server to cancel what ``connection`` runs (best effort, from any thread)."""
+    with contextlib.suppress(Exception):
+        if hasattr(connection, "cancel_safe"):  # psycopg 3.2+: bounded by a timeout
+            connection.cancel_safe(timeout=wait)
+        else:
+            connection.cancel()
 
 
 def _parse(psycopg: Any, dsn: str, dsn_env: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from reconciler.fsutil import version_problem
 from reconciler.state.journaled import Layout
 
 STORE_VERSION = 1  # what ``save`` writes
+KEY_CHECK = re.compile(r"[0-9a-f]{16}")  # as ``secrets._check_of`` makes it
 
 
 def secrets_path(state_path: str | Path) -> Path:
@@ -46,10 +48,10 @@ def _check_store(data: Any, where: str) -> None:
     if version:
         raise SecretsError(f"{where}: {version}")
     check = data.get("key_check")
-    if check is not None and not isinstance(check, str):
-        raise SecretsError(f"{where}: the key check is malformed")
+    if check is not None and not (isinstance(check, str) and KEY_CHECK.fullmatch(check)):
+        raise SecretsError(f"{where}: the key check is malformed (expected 16 hex digits)")
     lineage = data.get("lineage")
-    if lineage is not None and not (isinstance(lineage, str) and lineage):
+    if lineage is not None and not (isinstance(lineage, str) and lineage and lineage.isprintable()):
         raise SecretsError(f"{where}: the lineage is malformed")
     serial = data.setdefault("serial", 0)  # stores written before the journal have none
     if type(serial) is not int or serial < 0:

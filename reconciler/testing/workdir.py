@@ -84,6 +84,13 @@ class Workdir:
     def backend(self) -> str:
         return "local" if self.pg is None else "postgres"
 
+    def another_state(self, name: str) -> str:
+        """A state block for another state of this workdir's backend: ``NAME/reconciler.json``
+        for the local file, workspace ``NAME`` in PostgreSQL."""
+        if self.pg is None:
+            return f"state:\n  path: {name}/reconciler.json\n"
+        return self.pg.state_block(name)
+
     def _extra(self, extra: str) -> str:
         """``extra`` config lines, after this workdir's state block (unless one is given)."""
         given = textwrap.dedent(extra).strip()
