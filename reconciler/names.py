@@ -161,6 +161,8 @@ def identity(name: str) -> str:
 
 def mixed_scripts(name: str) -> list[str]:
     """The easily confused scripts a name mixes (``["CYRILLIC", "LATIN"]``), or ``[]``."""
+    if name.isascii():
+        return []  # ASCII letters are all Latin (the common case, at 10,000 names a plan)
     scripts = {_script(char) for char in name if char.isalpha()}
     mixed = sorted(scripts & _CONFUSABLE_SCRIPTS)
     return mixed if len(mixed) > 1 else []
@@ -170,6 +172,8 @@ def skeleton(name: str) -> str:
     """What a name looks like: compatibility forms folded (full-width letters, ligatures,
     no-break spaces), look-alike letters to their Latin twins, dashes and spaces to ASCII,
     and joiners and variation selectors dropped."""
+    if name.isascii():
+        return name  # nothing in ASCII folds, looks like another letter, or is a selector
     folded = unicodedata.normalize("NFKC", name).translate(_LOOKALIKES).translate(_FOLDED)
     return "".join(
         " " if unicodedata.category(c) == "Zs" else c for c in folded if not _selector(c)

@@ -34,8 +34,10 @@ def blast_radius(
     down: defaultdict[str, set[str]] = defaultdict(set)
     for change in changes:
         kind = kind_of(change.address)
+        if not kind.takes_down(change):
+            continue  # most changes (creates, rotations) take nothing down: no parsing
         group = kind.guarded_group(change.address)
-        if group is not None and kind.takes_down(change):
+        if group is not None:
             down[group].add(change.address)
     reasons = []
     for group in sorted(down):

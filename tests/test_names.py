@@ -177,3 +177,14 @@ def test_the_plan_warns_about_a_name_written_with_a_unicode_hyphen(workdir) -> N
 
     assert result.code == 0, result.output
     assert '"ci-bot" and "ci\\u2010bot" are different names that read the same' in result.stdout
+
+
+def test_ascii_names_take_the_fast_path_because_nothing_in_ascii_folds_or_mixes() -> None:
+    from reconciler import names
+
+    for point in range(128):
+        char = chr(point)
+        folded = unicodedata.normalize("NFKC", char)
+        assert folded.translate(names._LOOKALIKES).translate(names._FOLDED) == char
+        assert unicodedata.category(char) != "Zs" or char == " "
+    assert skeleton("Ci-Bot 7") == "Ci-Bot 7" and mixed_scripts("ci-bot") == []
