@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.state import LocalBackend
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,7 @@ print("closed", flush=True)
 """
 
 
+@pytest.mark.slow
 def test_kill_9_while_the_journal_is_written_and_folded_keeps_every_durable_change(tmp_path):
     seed = random.randrange(1 << 30)
     chance = random.Random(seed)

@@ -24,6 +24,7 @@ CREATES = 400
 KILLS = 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_kill_9_at_20_random_moments_of_a_400_create_apply_loses_no_account(workdir):
     seed = random.randrange(1 << 30)
