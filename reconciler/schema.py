@@ -22,7 +22,13 @@ from typing import Any
 
 from reconciler.echo import fits, shown_plain, shown_value
 from reconciler.errors import ConfigIssue
-from reconciler.schema_fast import Check, Unsupported, compile_schema, ecma_pattern
+from reconciler.schema_fast import (
+    Check,
+    Unsupported,
+    compile_definition,
+    compile_schema,
+    ecma_pattern,
+)
 from reconciler.yamlsource import Location, Locations, Path, display_path, shown_key
 
 
@@ -204,13 +210,19 @@ def _valid_as(schema: dict[str, Any], text: str) -> bool:
 
 
 def matches_definition(name: str, value: Any) -> bool:
-    """Whether ``value`` is valid as ``$defs/name`` of the config schema (``env_name``...)."""
-    return bool(_definition(name).is_valid(value))
+    """Whether ``value`` is valid as ``$defs/name`` of the config schema (``env_name``...):
+    by the compiled check, so a valid config never imports jsonschema."""
+    return bool(_definition(name)(value))
 
 
 @cache
-def _definition(name: str) -> Any:
-    return _validator("config").evolve(schema=load_schema("config")["$defs"][name])
+def _definition(name: str) -> Check:
+    root = load_schema("config")
+    try:
+        return compile_definition(root, name)
+    except Unsupported:
+        validator = _validator("config").evolve(schema=root["$defs"][name])
+        return lambda value: bool(validator.is_valid(value))
 
 
 def _expected(error: Any) -> str:

@@ -46,6 +46,14 @@ def compile_schema(root: dict[str, Any]) -> Check:
     return _Compiler(root).compile(root)
 
 
+def compile_definition(root: dict[str, Any], name: str) -> Check:
+    """A check of ``root``'s ``$defs/name`` (its references resolved in ``root``)."""
+    definition = root.get("$defs", {}).get(name)
+    if definition is None:
+        raise Unsupported(f"$defs/{name}")
+    return _Compiler(root).compile(definition)
+
+
 def ecma_pattern(pattern: str) -> str:
     """``pattern`` with JSON Schema's (ECMA 262) meaning of a final ``$``: the very end."""
     if pattern.endswith("$") and not pattern.endswith("\\$"):

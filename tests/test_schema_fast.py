@@ -10,6 +10,8 @@ to agree on every variant: a config the fast check accepts is one jsonschema acc
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from decimal import Decimal
 from typing import Any
 
@@ -173,3 +175,30 @@ def test_booleans_are_not_numbers_and_one_is_not_true() -> None:
     assert compile_schema({"type": "integer"})(True) is False
     assert compile_schema({"type": "number", "minimum": 0})(Decimal("NaN")) is False
     assert jsonschema.Draft202012Validator({"enum": [1]}).is_valid(True) is False
+
+
+def test_a_valid_config_with_every_section_is_validated_without_importing_jsonschema(
+    tmp_path,
+) -> None:
+    config = tmp_path / "reconciler.yaml"
+    config.write_text(
+        "version: 1\n"
+        "state:\n  path: s/state.json\n"
+        "minimax:\n  main:\n    group_id: '1687256519302470'\n    api_key_env: MINIMAX_API_KEY\n"
+        "    sub_accounts:\n      - name: ci-bot\n        budget:\n          monthly_cash: '5.00'\n"
+        "xai:\n  prod:\n    team_id: t-1\n    management_key_env: XAI_MANAGEMENT_KEY\n"
+        "    spending_limit:\n      monthly_usd: '500.00'\n"
+        "useapi:\n  default:\n    token_env: USEAPI_TOKEN\n    checks:\n      - min_credits: 100\n",
+        encoding="utf-8",
+    )
+    probe = (
+        "import sys\nfrom reconciler.cli import main\n"
+        "try:\n    main(['validate', '-c', sys.argv[1]])\nexcept SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("False"), result.stdout + result.stderr
