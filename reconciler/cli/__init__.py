@@ -25,7 +25,14 @@ from reconciler.cli.money import check, usage
 from reconciler.cli.tools import demo, sandbox
 from reconciler.cli.transfer import state_pull, state_push
 from reconciler.errors import ReconcilerError, describe_bug
-from reconciler.providers.http import clear_stop
+
+
+def _clear_stop() -> None:
+    """A stop asked of an earlier command in this process (tests run several) is forgotten.
+    Not imported when not yet loaded: a fresh module has no stop, and --help stays fast."""
+    http = sys.modules.get("reconciler.providers.http")
+    if http is not None:
+        http.clear_stop()
 
 
 @click.group(
@@ -61,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     gc.set_threshold(50_000, 20, 20)
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(stop_signal, _interrupt)
-    clear_stop()  # a test may run several commands in one process
+    _clear_stop()
     try:
         code = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Abort:  # click's name for Ctrl-C (or EOF at a prompt)
