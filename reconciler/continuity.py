@@ -79,21 +79,21 @@ def _store_problem(state: StateDocument, store: SecretStore) -> str | None:
     recorded = state.secrets_key_check
     if recorded is None:
         return None  # no secret was ever sealed for this state (or it predates the mark)
-    where = store.storage.describe()
+    named = _store_named(store.storage.describe())
     if not store.found:
         return (
-            f"the state records secrets sealed for it (key check {recorded}), but there is no "
-            f"secrets store at {where}"
+            f"the state records secrets sealed for it (key check {recorded}), but {named} "
+            "is missing"
         )
     if store.key_check != recorded:
         return (
-            f"the secrets store {where} is not the one this state's secrets were sealed in: "
-            f"its key check is {store.key_check or 'missing'}, the state records {recorded}"
+            f"{named} is not the one this state's secrets were sealed in: its key check is "
+            f"{store.key_check or 'missing'}, the state records {recorded}"
         )
     if store.lineage is not None and store.lineage != state.lineage:
         return (
-            f"the secrets store {where} belongs to another state (lineage {store.lineage}; "
-            f"this state's is {state.lineage})"
+            f"{named} belongs to another state (lineage {store.lineage}; this state's is "
+            f"{state.lineage})"
         )
     return None
 
@@ -143,6 +143,11 @@ def claim(
     changed = (state.workspace, state.secrets_key_check) != (owner, sealed)
     state.workspace, state.secrets_key_check = owner, sealed
     return changed
+
+
+def _store_named(where: str) -> str:
+    """``the secrets store PATH`` for a file; a database's own description names it so."""
+    return where if where.startswith("the secrets store") else f"the secrets store {where}"
 
 
 def _named(addresses: list[str]) -> str:

@@ -43,11 +43,11 @@ def test_a_missing_secrets_store_is_refused_naming_the_tokens_that_would_be_lost
     for command in (["plan"], ["apply", "--auto-approve"]):
         refused = workdir.run(*command)
         assert refused.code == 1, refused.output
-        assert "there is no secrets store at state/reconciler.secrets.json" in refused.stderr
+        assert "the secrets store state/reconciler.secrets.json is missing" in refused.stderr
         assert f"the tokens and passwords of 2 account(s) would be lost: {A}, {B}" in refused.stderr
         assert "--accept-lost-secrets" in refused.stderr and "Nothing was changed" in refused.stderr
     shown = workdir.run("secrets", "show", A)
-    assert shown.code == 1 and "there is no secrets store" in shown.stderr
+    assert shown.code == 1 and "secrets.json is missing" in shown.stderr
     assert _mutating(workdir) == before
     assert not store.exists()
 
@@ -86,7 +86,11 @@ def test_a_lost_store_accepted_by_an_apply_with_nothing_to_change_is_not_refused
     workdir.config("- name: a\n")
     assert workdir.run("apply", "--auto-approve").code == 0
     _lose_store(workdir)
-    assert workdir.run("plan").code == 1
+    refused = workdir.run("plan")
+    assert refused.code == 1
+    assert "the secrets store " in refused.stderr and " is missing" in refused.stderr
+    assert "secrets store at the" not in refused.stderr
+    assert "store the secrets store" not in refused.stderr
 
     accepted = workdir.run("apply", "--auto-approve", "--accept-lost-secrets")
     assert accepted.code == 0, accepted.output
