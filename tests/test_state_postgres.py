@@ -323,3 +323,22 @@ def test_a_read_only_role_can_plan_and_apply_is_refused_naming_the_grant(pg):
     finally:
         pg.query(f"DROP OWNED BY {role}")
         pg.query(f"DROP ROLE {role}")
+
+
+def test_connections_probe_an_idle_or_unanswering_server_unless_the_dsn_says_otherwise(pg):
+    from reconciler.state.postgres_connect import Database
+
+    defaulted = Database(pg.dsn, "RECONCILER_PG_DSN").connect("test")
+    if pg.dsn.startswith("postgres"):  # a URI, else key=value pairs
+        own = pg.dsn + ("&" if "?" in pg.dsn else "?") + "keepalives_idle=7"
+    else:
+        own = pg.dsn + " keepalives_idle=7"
+    chosen = Database(own, "RECONCILER_PG_DSN").connect("test")
+    try:
+        given = defaulted.info.get_parameters()
+        assert (given["keepalives"], given["keepalives_idle"]) == ("1", "30")
+        assert given["tcp_user_timeout"] == "60000"
+        assert chosen.info.get_parameters()["keepalives_idle"] == "7"  # the DSN's own wins
+    finally:
+        defaulted.close()
+        chosen.close()

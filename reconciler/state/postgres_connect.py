@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 
 EXTRA = "ai-account-reconciler[postgres]"
 CONNECT_TIMEOUT_S = 10  # unless the DSN says otherwise
+# A database that stops answering (a partition, a vanished host) must end a command with
+# an error, not hang it: TCP keepalives probe an idle connection (the lock's, for a whole
+# apply) and tcp_user_timeout drops one whose data goes unacknowledged. Each unless the
+# DSN sets it; a Unix socket ignores them.
+TCP_DEFAULTS = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # milliseconds
+}
 
 
 def import_psycopg() -> Any:
@@ -62,8 +73,8 @@ class Database:
     def connect(self, purpose: str) -> psycopg.Connection[Any]:
         """A new autocommit connection, named for ``pg_stat_activity`` by its purpose."""
         options: dict[str, Any] = {"autocommit": True, "application_name": f"reconciler {purpose}"}
-        if "connect_timeout" not in self.params:
-            options["connect_timeout"] = CONNECT_TIMEOUT_S
+        defaults = {"connect_timeout": CONNECT_TIMEOUT_S, **TCP_DEFAULTS}
+        options.update({key: value for key, value in defaults.items() if key not in self.params})
         try:
             return self.psycopg.connect(self._dsn, **options)  # type: ignore[no-any-return]
         except self.psycopg.Error as exc:
