@@ -92,7 +92,7 @@ def refusal(
     ``secrets_alone`` is a sealed-secrets document the target holds without a state: its
     tokens may be the only copy there is.
     """
-    key_problem = _key_refusal(pushed, key_check)
+    key_problem = _key_refusal(pushed, key_check) or _pairing_refusal(pushed)
     if target is None:
         held = (secrets_alone or {}).get("secrets") or {}
         if held and pushed.secrets != secrets_alone:
@@ -118,6 +118,18 @@ def refusal(
             "them was changed by hand"
         )
     return key_problem
+
+
+def _pairing_refusal(pushed: Transfer) -> str | None:
+    """The file's secrets must be its state's: a store names the lineage it was sealed for."""
+    sealed_for = (pushed.secrets or {}).get("lineage")
+    lineage = pushed.state["lineage"]
+    if sealed_for is None or sealed_for == lineage:
+        return None
+    return (
+        f"the file's secrets were sealed for another state (lineage {sealed_for}; its state's "
+        f"is {lineage}): the plan would refuse them after the push"
+    )
 
 
 def _key_refusal(pushed: Transfer, key_check: str | None) -> str | None:

@@ -125,6 +125,12 @@ def test_push_refuses_secrets_sealed_with_another_key_and_files_that_are_no_pull
     bad = workdir.run("state", "push", "broken.json")
     assert bad.code == 1 and "broken.json: state" in bad.stderr and "Traceback" not in bad.output
 
+    mixed = json.loads((workdir.path / "mine.json").read_text())  # another state's secrets
+    mixed["state"]["lineage"] = "0f0f0f0f-0000-4000-8000-000000000000"
+    (workdir.path / "mixed.json").write_text(json.dumps(mixed))
+    paired = workdir.run("state", "push", "mixed.json", "-c", str(fresh))
+    assert paired.code == 1 and "sealed for another state" in paired.stderr, paired.output
+
 
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
 def test_pull_of_an_empty_backend_says_so_and_never_writes_over_the_state(workdir):
