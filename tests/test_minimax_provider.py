@@ -351,6 +351,7 @@ def test_exhausted_attempts_raise_a_retryable_error(
     assert not caught.value.answer_lost  # a rate limit refuses the call before it runs
     assert caught.value.code == 1002
     assert "rate limit" in str(caught.value)
+    assert f"gave up after {POLICY.attempts} attempts" in str(caught.value)
     assert calls(sb, "POST") == POLICY.attempts
     assert len(sleeps) == POLICY.attempts - 1
     assert accounts(sb) == {}

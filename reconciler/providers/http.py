@@ -156,6 +156,8 @@ def send(
             error = outcome
             answer_lost = answer_lost or error.answer_lost
             if not error.retryable or attempt == attempts:
+                if error.retryable and attempt > 1:  # say it was not a one-off
+                    error = _ended(error, f"gave up after {attempt} attempts", retryable=True)
                 break
             if error.retry_after is not None and error.retry_after > policy.max_retry_after:
                 error = _too_long_to_wait(error, policy)
@@ -215,12 +217,14 @@ def _why_not_retry(delay: float, policy: RetryPolicy) -> str | None:
     return None
 
 
-def _ended(error: ProviderError, why: str) -> ProviderError:
+def _ended(error: ProviderError, why: str, *, retryable: bool = False) -> ProviderError:
+    """``error`` with why no further attempt was made (``retryable``: it was transient)."""
     message = str(error).removesuffix(f" (Trace-Id {error.trace_id})" if error.trace_id else "")
     return ProviderError(
         f"{message}; {why}",
         code=error.code,
         trace_id=error.trace_id,
+        retryable=retryable,
         answer_lost=error.answer_lost,
         retry_after=error.retry_after,
     )
