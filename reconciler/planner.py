@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from reconciler.billing.rails import unevaluated
+from reconciler.billing.rails import TARGETED, unevaluated
 from reconciler.billing.report import MoneyReport, make_report
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, Desired, Plan, iso
@@ -23,7 +23,7 @@ from reconciler.refresh import Live
 from reconciler.resources import KINDS, AnyKind, canonical_address, kind_of_record, known_spenders
 from reconciler.resources.base import Diff, DiffContext, Record
 from reconciler.safety import blast_radius
-from reconciler.targets import check_targets, matches
+from reconciler.targets import check_targets, matches, out_of_scope
 
 _ACTION_ORDER = {
     Action.CREATE: 0,
@@ -55,8 +55,8 @@ def make_plan(
     for kind, records in _by_kind(recorded).items():
         draft.warnings.extend(kind.notes(desired))
         draft.extend(_diff_kind(kind, records, live, context))
-    money = _money(desired, recorded, live, draft)
     targets = [canonical_address(t) for t in targets]
+    money = _money(desired, recorded, live, draft, targets)
     check_plan_targets(desired, recorded, targets)
     changes = _select(draft.changes, targets, draft)
     if draft.errors and _errors_in_scope(draft.errors, targets):
@@ -78,9 +78,14 @@ def make_plan(
 
 
 def _money(
-    desired: Desired, recorded: Mapping[str, Record], live: Live, draft: Diff
+    desired: Desired,
+    recorded: Mapping[str, Record],
+    live: Live,
+    draft: Diff,
+    targets: Sequence[str],
 ) -> MoneyReport | None:
-    """Judge the guard rails on the money read; without a read, say what went unjudged."""
+    """Judge the guard rails on the money read; say what went unjudged: everything without
+    a read, the sections the targets do not reach with one."""
     if live.money is None:
         unjudged = unevaluated(desired)
         if unjudged:
@@ -88,6 +93,9 @@ def _money(
         return None
     report, warnings = make_report(desired, live.money, known_spenders(recorded))
     draft.warnings.extend(warnings)
+    outside = unevaluated(out_of_scope(desired, targets), TARGETED)
+    if outside:
+        draft.warnings.append(outside)
     return report
 
 

@@ -38,16 +38,28 @@ def in_scope(config: Desired, targets: Sequence[str]) -> Desired:
     """
     if not targets:
         return config
+    return _sections(config, targets, reached=True)
 
-    def reached(provider: str, alias: str) -> bool:
+
+def out_of_scope(config: Desired, targets: Sequence[str]) -> Desired:
+    """The sections ``targets`` do not reach (none without targets): what a targeted plan
+    neither reads nor judges."""
+    if not targets:
+        return replace(config, minimax={}, xai={}, useapi={})
+    return _sections(config, targets, reached=False)
+
+
+def _sections(config: Desired, targets: Sequence[str], reached: bool) -> Desired:
+    def kept(provider: str, alias: str) -> bool:
         section = f"{provider}.{alias}"
-        return any(matches(section, t) or matches(t, section) for t in targets)
+        hit = any(matches(section, t) or matches(t, section) for t in targets)
+        return hit == reached
 
     return replace(
         config,
-        minimax={a: g for a, g in config.minimax.items() if reached("minimax", a)},
-        xai={a: t for a, t in config.xai.items() if reached("xai", a)},
-        useapi={a: u for a, u in config.useapi.items() if reached("useapi", a)},
+        minimax={a: g for a, g in config.minimax.items() if kept("minimax", a)},
+        xai={a: t for a, t in config.xai.items() if kept("xai", a)},
+        useapi={a: u for a, u in config.useapi.items() if kept("useapi", a)},
     )
 
 

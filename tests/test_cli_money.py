@@ -292,6 +292,20 @@ def test_the_markdown_plan_shows_the_month_to_date_figure_and_no_refresh_says_bu
     assert "month\\_spend" not in unread.stdout
 
 
+def test_a_targeted_plan_says_which_guard_rails_it_left_unjudged(workdir: Any) -> None:
+    setup(workdir, '- name: ci-bot\n  budget:\n    monthly_cash: "1.00"\n', min_credits=5000)
+    assert workdir.run("apply", "--auto-approve").code == 0
+
+    targeted = workdir.run("plan", "--target", "xai.prod.spending_limit")
+
+    assert targeted.code == 0, targeted.output
+    assert "guard rails outside the targets were not evaluated" in targeted.stdout
+    assert "1 budget(s), 1 credit check(s) went unchecked" in targeted.stdout
+    assert "min_credits 5,000" not in targeted.stdout  # not judged, so not listed either
+    whole = workdir.run("plan")
+    assert "outside the targets" not in whole.stdout and "min_credits 5,000" in whole.stdout
+
+
 def test_useapi_checks_are_evaluated_not_merely_validated(workdir: Any) -> None:
     setup(workdir, "[]", min_credits=5000)
     result = workdir.run("plan")

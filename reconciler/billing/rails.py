@@ -169,8 +169,20 @@ def guard_rail_from_dict(data: Mapping[str, Any]) -> GuardRail:
     )
 
 
-def unevaluated(config: Desired) -> str | None:
-    """What ``--no-refresh`` leaves unjudged, or None when the config sets no guard rail."""
+NO_REFRESH = (
+    "budgets were not evaluated: --no-refresh reads no bills or credits",
+    "run plan without --no-refresh",
+)
+TARGETED = (
+    "guard rails outside the targets were not evaluated: a targeted plan reads the bills "
+    "and credits of the sections it reaches only",
+    "run plan without --target",
+)
+
+
+def unevaluated(config: Desired, why: tuple[str, str] = NO_REFRESH) -> str | None:
+    """What a plan that read no money for ``config`` leaves unjudged (``why``: its reason and
+    the way round it), or None when ``config`` sets no guard rail."""
     budgets = sum(1 for account in config.sub_accounts().values() if account.budget)
     checks = sum(len(section.checks) for section in config.useapi.values())
     parts = [f"{budgets} budget(s)"] if budgets else []
@@ -180,7 +192,5 @@ def unevaluated(config: Desired) -> str | None:
         parts.append("unmanaged spenders")
     if not parts:
         return None
-    return (
-        "budgets were not evaluated: --no-refresh reads no bills or credits, so "
-        f"{', '.join(parts)} went unchecked; run plan without --no-refresh, or `reconciler check`"
-    )
+    reason, remedy = why
+    return f"{reason}, so {', '.join(parts)} went unchecked; {remedy}, or `reconciler check`"
