@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -158,7 +159,7 @@ def test_after_force_unlock_the_old_holder_can_record_nothing(workdir):
             time.sleep(0.02)
         blocked = workdir.run("plan")
         assert blocked.code == 1 and f"pid {holder.pid}, apply" in blocked.stderr
-        lock_id = blocked.stderr.split("force-unlock ")[1].split()[0]
+        lock_id = re.search(r"force-unlock --force ([0-9a-f-]{36})", blocked.stderr)[1]
         alive = workdir.run("force-unlock", lock_id)
         assert alive.code == 1 and "still running on this host" in alive.stderr
         released = workdir.run("force-unlock", "--force", lock_id)

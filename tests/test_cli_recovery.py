@@ -317,7 +317,7 @@ def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
         assert "is locked by" in blocked.stderr and f"pid {holder.pid}, apply" in blocked.stderr
         planned = workdir.run("plan")
         assert planned.code == 1 and "is locked by" in planned.stderr
-        lock_id = blocked.stderr.split("force-unlock ")[1].split()[0]
+        lock_id = re.search(r"force-unlock --force ([0-9a-f-]{36})", blocked.stderr)[1]
         assert workdir.run("force-unlock", "not-the-id").code == 1
         holder.communicate(timeout=30)
         assert holder.returncode == 0

@@ -155,7 +155,7 @@ def test_a_held_lock_names_its_holder_to_another_process(pg):
         with pytest.raises(LockError) as refused:
             backend(pg).lock("plan", shared=True).__enter__()
     message = str(refused.value)
-    assert f"pid {info.pid}, apply" in message and f"force-unlock {info.id}" in message
+    assert f"pid {info.pid}, apply" in message and f"force-unlock --force {info.id}" in message
     assert backend(pg).holder() is None
 
 

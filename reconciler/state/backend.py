@@ -72,6 +72,26 @@ class LockInfo:
         return True
 
 
+def locked_message(where: str, holder: LockInfo | None, operation: str, waited: float) -> str:
+    """Why ``operation`` cannot run: who holds the lock of the state ``where``, and what to do.
+
+    Shared holders (plans) leave no name: they are short and end by themselves.
+    """
+    after = f" (waited {waited:g}s)" if waited else ""
+    if holder is None:
+        return (
+            f"state {where} is locked by another reconciler process (a plan reading it, or a "
+            f"command just starting){after}; {operation} cannot run now. Try again when it has "
+            "finished, or wait with --lock-timeout."
+        )
+    return (
+        f"state {where} is locked by {holder.describe()}{after}; {operation} cannot run now. "
+        "If that process hangs, stop it (the lock dies with it); "
+        f"`reconciler force-unlock --force {holder.id}` releases the lock while it runs, and "
+        "refuses its every write from then on"
+    )
+
+
 def refuse_live_holder(holder: LockInfo, force: bool) -> None:
     """``force-unlock`` of a holder still running on this host takes ``--force``: it may be
     busy, not stuck, and stopping it is the cleaner way (its lock dies with it)."""

@@ -24,7 +24,7 @@ from typing import IO
 
 from reconciler.errors import LockError, StateError
 from reconciler.fsutil import load_json
-from reconciler.state.backend import LockInfo, refuse_live_holder
+from reconciler.state.backend import LockInfo, locked_message, refuse_live_holder
 
 _LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
 
@@ -56,7 +56,6 @@ class LockFile:
 
     def acquire(self, operation: str, shared: bool, timeout: float) -> IO[str] | None:
         deadline = time.monotonic() + timeout
-        waited = f" (waited {timeout:g}s)" if timeout else ""
         for _ in range(5):
             handle = self._open(shared)
             if handle is None:
@@ -66,18 +65,8 @@ class LockFile:
             except BlockingIOError:
                 holder = self.holder()
                 handle.close()
-                if holder is None:
-                    # Shared holders (plans) leave no name: they are short and end by themselves.
-                    raise LockError(
-                        f"state {self.state} is locked by another reconciler process (a plan "
-                        f"reading it, or a command just starting){waited}; {operation} cannot run "
-                        "now. Try again when it has finished, or wait with --lock-timeout."
-                    ) from None
                 raise LockError(
-                    f"state {self.state} is locked by {holder.describe()}{waited}; {operation} "
-                    "cannot run now. If that process hangs, stop it (the lock dies with it); "
-                    f"`reconciler force-unlock --force {holder.id}` releases the lock while it "
-                    "runs, and refuses its every write from then on"
+                    locked_message(str(self.state), holder, operation, timeout)
                 ) from None
             # force-unlock may have unlinked the file we locked: then lock the new one.
             try:

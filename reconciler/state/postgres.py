@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import LockError, StateError
 from reconciler.model import StateSettings
-from reconciler.state.backend import ChangeLog, LockInfo, Snapshot, refuse_live_holder
+from reconciler.state.backend import (
+    ChangeLog,
+    LockInfo,
+    Snapshot,
+    locked_message,
+    refuse_live_holder,
+)
 from reconciler.state.document import STATE_LAYOUT, StateDocument
 from reconciler.state.postgres_connect import Database
 from reconciler.state.postgres_document import PgDocument
@@ -187,19 +193,7 @@ class PostgresBackend:
             time.sleep(min(_LOCK_POLL_S, left))
 
     def _locked(self, connection: psycopg.Connection[Any], operation: str, waited: float) -> str:
-        holder = self._holder(connection)
-        after = f" (waited {waited:g}s)" if waited else ""
-        if holder is None:
-            return (
-                f"state {self.describe()} is locked by another reconciler process (a plan "
-                f"reading it, or a command just starting){after}; {operation} cannot run now. "
-                "Try again when it has finished, or wait with --lock-timeout."
-            )
-        return (
-            f"state {self.describe()} is locked by {holder.describe()}{after}; {operation} "
-            "cannot run now. If that process is stuck, stop it, or release the lock with: "
-            f"reconciler force-unlock {holder.id}"
-        )
+        return locked_message(self.describe(), self._holder(connection), operation, waited)
 
     def _register(self, connection: psycopg.Connection[Any], operation: str) -> LockInfo:
         """Make the tables if need be, then say who holds the lock, for everyone to read."""
