@@ -86,13 +86,14 @@ def refusal(
     where: str,
     key_check: str | None,
     secrets_alone: dict[str, Any] | None = None,
+    key_env: str = "the environment",
 ) -> str | None:
     """Why pushing ``pushed`` over ``target`` would lose work, if it would (``--force``).
 
     ``secrets_alone`` is a sealed-secrets document the target holds without a state: its
     tokens may be the only copy there is.
     """
-    key_problem = _key_refusal(pushed, key_check) or _pairing_refusal(pushed)
+    key_problem = _key_refusal(pushed, key_check, key_env) or _pairing_refusal(pushed)
     if target is None:
         held = (secrets_alone or {}).get("secrets") or {}
         if held and pushed.secrets != secrets_alone:
@@ -132,11 +133,14 @@ def _pairing_refusal(pushed: Transfer) -> str | None:
     )
 
 
-def _key_refusal(pushed: Transfer, key_check: str | None) -> str | None:
+def _key_refusal(pushed: Transfer, key_check: str | None, key_env: str) -> str | None:
     sealed = (pushed.secrets or {}).get("key_check")
     if key_check is None or sealed is None or hmac.compare_digest(sealed, key_check):
         return None
-    return "the file's secrets are sealed with another key than the one in the environment"
+    return (
+        f"the file's secrets are sealed with another key (key check {sealed}) than the one in "
+        f"{key_env} (key check {key_check})"
+    )
 
 
 def push(backend: StateBackend, pushed: Transfer, target: Transfer | None) -> int:

@@ -115,6 +115,7 @@ def test_push_refuses_secrets_sealed_with_another_key_and_files_that_are_no_pull
     )
     refused = workdir.run("state", "push", "mine.json", "-c", str(fresh), env=other_key)
     assert refused.code == 1 and "sealed with another key" in refused.stderr
+    assert "than the one in RECONCILER_SECRET_KEY (key check " in refused.stderr
 
     (workdir.path / "junk.json").write_text('{"version": 1, "serial": 3}')
     junk = workdir.run("state", "push", "junk.json")

@@ -270,6 +270,8 @@ def test_two_writers_creating_the_tables_at_once_both_succeed(pg):
 def test_a_missing_dsn_variable_is_named(pg):
     with pytest.raises(StateError, match="RECONCILER_PG_DSN is unset"):
         open_backend(StateSettings(backend="postgres"), {})
+    with pytest.raises(StateError, match="RECONCILER_PG_DSN is empty"):
+        open_backend(StateSettings(backend="postgres"), {"RECONCILER_PG_DSN": "  "})
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,10 @@ def state_push(file: str, force: bool, config_paths: Sequence[str], lock_timeout
             )
             return 0
         alone = secrets if target is None else None
-        problem = refusal(pushed, target, backend.describe(), store_key_check(key), alone)
+        key_env = workspace.secrets_settings.key_env
+        problem = refusal(
+            pushed, target, backend.describe(), store_key_check(key), alone, key_env=key_env
+        )
         if problem and not force:
             raise StateError(f"{problem}. Nothing was pushed; --force pushes it all the same.")
         serial = push(backend, pushed, target)

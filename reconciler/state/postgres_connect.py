@@ -65,7 +65,8 @@ class Database:
         dsn = environ.get(dsn_env, "").strip()
         if not dsn:
             raise StateError(
-                f"{dsn_env} is unset: state.backend postgres reads the database's connection "
+                f"{dsn_env} is {'empty' if dsn_env in environ else 'unset'}: state.backend "
+                "postgres reads the database's connection "
                 f"string (postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full) from it"
             )
         return cls(dsn, dsn_env)
