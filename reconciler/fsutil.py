@@ -76,8 +76,19 @@ def _reserve(fd: int, size: int) -> None:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
 
 
+def make_parent(path: Path) -> None:
+    """The directory ``path`` goes in, made (private) when missing. A file standing where a
+    directory should be is ENOTDIR: ``mkdir`` says "File exists", which reads as if
+    ``path`` itself were in the way."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except FileExistsError:
+        reason = f"{os.strerror(errno.ENOTDIR)} (a file is in the way)"
+        raise NotADirectoryError(errno.ENOTDIR, reason, str(path.parent)) from None
+
+
 def _make_temp(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_parent(path)
     return tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
 
 

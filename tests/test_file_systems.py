@@ -197,3 +197,15 @@ def test_plan_runs_on_a_read_only_state_directory(workdir):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Plan: 1 to create" in done.stdout
     assert "Error" not in done.stderr
+
+
+def test_a_file_where_the_state_directory_should_be_is_named_as_such(workdir):
+    (workdir.path / "blocker").write_text("not a directory\n")
+    workdir.config("- name: a\n", extra="state:\n  path: blocker/reconciler.json")
+
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        refused = workdir.run(*command)
+        assert refused.code == 1, refused.output
+        assert "Not a directory" in refused.stderr and "File exists" not in refused.stderr
+        assert "Traceback" not in refused.output
+    assert workdir.accounts() == {}

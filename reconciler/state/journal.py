@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.fsutil import fsync_directory
+from reconciler.fsutil import fsync_directory, make_parent
 
 JOURNAL_VERSION = 1
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
@@ -247,7 +247,7 @@ class Journal:
 
 def _create(path: Path) -> int:
     """A new private journal file, its directory entry made durable before any line counts."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_parent(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
     try:
         os.fchmod(fd, 0o600)

@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.fsutil import check_writable, fsync_directory, load_json, write_private_atomic
+from reconciler.fsutil import (
+    check_writable,
+    fsync_directory,
+    load_json,
+    make_parent,
+    write_private_atomic,
+)
 from reconciler.state.backend import Snapshot
 from reconciler.state.journal import JOURNAL_VERSION, intact_lines
 
@@ -176,7 +182,7 @@ class JournaledFile:
         check_writable(self.path, room)
         for probe in (self.journal.retired,):  # the longest name written here
             try:
-                probe.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_parent(probe)
                 probe.touch(mode=0o600, exist_ok=False)
             except FileExistsError:
                 continue  # a crash left it: it is folded in before anything is recorded

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from reconciler.errors import LockError, StateError
-from reconciler.fsutil import load_json
+from reconciler.fsutil import load_json, make_parent
 from reconciler.state.backend import LockInfo, locked_message, refuse_live_holder
 
 _LOCK_POLL_S = 0.2  # how often a --lock-timeout wait tries the lock again
@@ -94,7 +94,7 @@ class LockFile:
                     fd = os.open(self.path, os.O_RDONLY)
                     return os.fdopen(fd, "r", encoding="utf-8")
             else:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_parent(self.path)
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             if shared and isinstance(exc, FileNotFoundError | PermissionError):
