@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,6 +27,7 @@ def test_code_is_formatted():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a cold mypy takes seconds: started first, not last and alone
 def test_package_type_checks_strictly():
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=300
