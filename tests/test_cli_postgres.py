@@ -12,6 +12,8 @@ import time
 import pytest
 from conftest import BACKENDS
 
+from reconciler.testing.workdir import wait_for
+
 
 def test_every_state_key_acts_for_its_backend_only(workdir):
     workdir.config(
@@ -109,10 +111,7 @@ def test_a_second_apply_waits_for_the_first_with_lock_timeout(workdir):
     )
     first = workdir.start("apply", "--auto-approve")
     try:
-        deadline = time.monotonic() + 15
-        while not any(r["method"] == "POST" for r in workdir.sandbox.requests):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         second = workdir.run("apply", "--auto-approve", "--lock-timeout", "30s")
         assert second.code == 0, second.output
         assert "No changes." in second.stdout
@@ -153,10 +152,7 @@ def test_after_force_unlock_the_old_holder_can_record_nothing(workdir):
     )
     holder = workdir.start("apply", "--auto-approve")
     try:
-        deadline = time.monotonic() + 15
-        while not any(r["method"] == "POST" for r in workdir.sandbox.requests):
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         blocked = workdir.run("plan")
         assert blocked.code == 1 and f"pid {holder.pid}, apply" in blocked.stderr
         lock_id = re.search(r"force-unlock --force ([0-9a-f-]{36})", blocked.stderr)[1]

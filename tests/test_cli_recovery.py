@@ -19,6 +19,7 @@ from reconciler.sandbox import (
     SANDBOX_XAI_TEAM_ID,
 )
 from reconciler.secrets import generate_key
+from reconciler.testing.workdir import wait_for
 
 CI_BOT = 'minimax.cn-main.sub_account["ci-bot"]'
 
@@ -311,7 +312,7 @@ def test_a_held_lock_names_its_holder_and_force_unlock_releases_it(workdir):
     )
     holder = workdir.start("apply", "--auto-approve")
     try:
-        _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
+        wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         blocked = workdir.run("apply", "--auto-approve")
         assert blocked.code == 1
         assert "is locked by" in blocked.stderr and f"pid {holder.pid}, apply" in blocked.stderr
@@ -336,7 +337,7 @@ def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
     )
     proc = workdir.start("apply", "--auto-approve")
     try:
-        _wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
+        wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
@@ -345,18 +346,11 @@ def test_a_killed_apply_leaves_a_whole_state_and_no_lock(workdir):
     state = _state(workdir)
     assert all(r["pending"] for r in state["resources"].values())
     workdir.sandbox.clear_faults()
-    _wait_for(lambda: len(workdir.accounts()) == 2)  # the sent creates land after the kill
+    wait_for(lambda: len(workdir.accounts()) == 2)  # the sent creates land after the kill
     resumed = workdir.run("apply", "--auto-approve")
     assert resumed.code == 1  # sent again, refused as duplicates: reported, never twinned
     assert resumed.stdout.count("its subject_id is unknown") == 2
     assert len(workdir.accounts()) == 2
-
-
-def _wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("workdir", BACKENDS, indirect=True)
@@ -372,7 +366,7 @@ def test_ctrl_c_sigterm_or_sighup_finishes_the_change_in_flight_and_starts_no_ne
     )
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "1")
     try:
-        _wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
+        wait_for(lambda: any(r["method"] == "POST" for r in workdir.sandbox.requests))
         os.kill(proc.pid, signum)
         stdout, stderr = proc.communicate(timeout=30)
     finally:
@@ -576,7 +570,7 @@ def test_an_interrupted_apply_exits_1_even_when_every_change_was_already_in_flig
     )
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "4")
     try:
-        _wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
+        wait_for(lambda: sum(r["method"] == "POST" for r in workdir.sandbox.requests) == 2)
         os.kill(proc.pid, signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
     finally:

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from reconciler.providers import http
 from reconciler.state import LocalBackend
+from reconciler.testing.workdir import wait_for
 
 A = 'minimax.cn-main.sub_account["a"]'
 B = 'minimax.cn-main.sub_account["b"]'
@@ -24,13 +25,6 @@ B = 'minimax.cn-main.sub_account["b"]'
 def _recorded(workdir) -> dict:
     """The state's records as reconciler reads them (snapshot and journal)."""
     return LocalBackend(workdir.path / "state" / "reconciler.json").read().resources
-
-
-def _wait_for(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
 
 
 def _posts(workdir) -> int:
@@ -66,7 +60,7 @@ def _interrupted_apply(workdir, *signals: signal.Signals, env: dict | None = Non
     workdir.env.update(env or {})
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "1")
     try:
-        _wait_for(lambda: _posts(workdir) == 1)
+        wait_for(lambda: _posts(workdir) == 1)
         time.sleep(0.3)  # the answer has begun to drip
         signalled = time.monotonic()
         for number, signum in enumerate(signals):
@@ -178,7 +172,7 @@ def test_force_unlock_refuses_a_live_holder_and_with_force_the_holder_never_writ
     workdir.sandbox.add_fault("POST", "/v1/sub_account", kind="latency", delay=1.5, times=1)
     holder = workdir.start("apply", "--auto-approve")
     try:
-        _wait_for(lambda: _posts(workdir) == 1)  # its create waits at the provider
+        wait_for(lambda: _posts(workdir) == 1)  # its create waits at the provider
         locked = workdir.run("plan")
         lock_id = locked.stderr.split("force-unlock --force ")[1].split("`")[0]
 
@@ -268,12 +262,12 @@ def test_a_rotation_cut_off_by_kill_9_is_flagged_by_secrets_show_and_redone_by_t
     workdir.sandbox.add_fault("PUT", r"/v1/sub_account/\d+/token", kind="latency", delay=1.0)
     proc = workdir.start("apply", "--auto-approve")
     try:
-        _wait_for(lambda: any(r["path"].endswith("/token") for r in workdir.sandbox.requests))
+        wait_for(lambda: any(r["path"].endswith("/token") for r in workdir.sandbox.requests))
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
         proc.communicate(timeout=30)
-    _wait_for(lambda: workdir.accounts()["a"]["token"] != old_token)  # it went through
+    wait_for(lambda: workdir.accounts()["a"]["token"] != old_token)  # it went through
 
     shown = workdir.run("secrets", "show", A)
     assert shown.code == 0 and shown.stdout.strip() == old_token  # all there is, but doubtful

@@ -19,7 +19,6 @@ import time
 from typing import IO
 
 from reconciler.secrets import SecretStore, load_key
-from reconciler.state import StateBackend
 from reconciler.testing.workdir import GROUP, Workdir
 
 WAIT_S = 30
@@ -39,7 +38,7 @@ def kill_at_a_random_moment(
     before it died is added to ``outputs``.
     """
     before = _creates_received(workdir)
-    state = _backend(workdir).read()
+    state = workdir.state_backend().read()
     todo = creates - sum(not record["pending"] for record in state.resources.values())
     target = chance.randint(1, todo) if todo and chance.random() > 0.15 else 0
     proc = workdir.start("apply", "--auto-approve", "--parallelism", "16")
@@ -74,7 +73,7 @@ def kill_at_a_random_moment(
 
 def whole_state_problem(workdir: Workdir) -> str | None:
     """Why the state after a kill would not do: it must load, and sealed before done."""
-    backend = _backend(workdir)
+    backend = workdir.state_backend()
     state = backend.read()
     store = SecretStore(backend.sealed_secrets(), _key(workdir))
     for where, record in state.resources.items():
@@ -88,7 +87,7 @@ def whole_state_problem(workdir: Workdir) -> str | None:
 def unaccounted(workdir: Workdir, stdout: str) -> tuple[list[str], list[str]]:
     """After an apply: the accounts at the provider neither recorded with their token nor
     named in its output with ``import`` advice; and those that were named."""
-    backend = _backend(workdir)
+    backend = workdir.state_backend()
     state, store = backend.read(), SecretStore(backend.sealed_secrets(), _key(workdir))
     reported = failures(stdout)
     left, named = [], []
@@ -112,10 +111,6 @@ def failures(stdout: str) -> dict[str, str]:
         where, _, message = chunk.partition(" (")
         found[where] = message.split("\nApply ")[0]
     return found
-
-
-def _backend(workdir: Workdir) -> StateBackend:
-    return workdir.state_backend()
 
 
 def _key(workdir: Workdir) -> bytes | None:

@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,14 @@ from reconciler.state.factory import open_backend
 from reconciler.testing.cli import Result, run_in_process
 
 GROUP = SANDBOX_MINIMAX_GROUP_ID
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll ``condition`` until it holds (a child process got that far); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
 
 
 def sandbox_env() -> dict[str, str]:
